@@ -1,0 +1,44 @@
+// swift-tools-version:6.0
+// Inferno for Swift: a user-space, Dante-compatible audio-over-IP device for Linux.
+import PackageDescription
+
+let package = Package(
+    name: "inferno-swift",
+    products: [
+        .executable(name: "inferno", targets: ["InfernoCLI"]),
+        .library(name: "InfernoProtocol", targets: ["InfernoProtocol"]),
+        .library(name: "InfernoMedia", targets: ["InfernoMedia"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // Debian's C libraries, found through pkg-config.
+        .systemLibrary(name: "CALSA", pkgConfig: "alsa", providers: [.apt(["libasound2-dev"])]),
+        .systemLibrary(name: "CPipeWire", pkgConfig: "libpipewire-0.3",
+                       providers: [.apt(["libpipewire-0.3-dev", "libspa-0.2-dev"])]),
+        .systemLibrary(name: "COpus", pkgConfig: "opus", providers: [.apt(["libopus-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+
+        // Sans-I/O wire layer: no sockets, no clocks, no Foundation.
+        .target(name: "InfernoProtocol"),
+        // Ring buffers, sample conversion, clock math. No Foundation either.
+        .target(name: "InfernoMedia", dependencies: ["InfernoProtocol"]),
+        // Sockets, threads, servers, engines, clock sources, state, config.
+        .target(name: "InfernoDevice",
+                dependencies: ["InfernoProtocol", "InfernoMedia", "CALSA", "CPipeWire", "COpus", "CZlib"]),
+        // Bridges depend on the device, never the other way round.
+        .target(name: "InfernoAoDNS", dependencies: ["InfernoDevice", "InfernoProtocol", "COpus", "CZlib"]),
+        .target(name: "InfernoAudioSocket", dependencies: ["InfernoDevice", "InfernoProtocol"]),
+        // Faces.
+        .executableTarget(name: "InfernoCLI", dependencies: [
+            "InfernoDevice", "InfernoAoDNS", "InfernoAudioSocket",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "InfernoProtocolTests", dependencies: ["InfernoProtocol"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "InfernoMediaTests", dependencies: ["InfernoMedia"]),
+        .testTarget(name: "InfernoDeviceTests", dependencies: ["InfernoDevice"]),
+    ]
+)
