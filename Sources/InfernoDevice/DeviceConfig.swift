@@ -1,0 +1,178 @@
+/// Configuration of one device, from flags and `INFERNO_*` environment variables (flags win).
+///
+/// Every mistake is a `ConfigError` whose description is one line naming the setting, e.g.
+/// `--name (INFERNO_NAME): "my device" is not DNS-safe: use letters, digits and inner hyphens`.
+public struct DeviceConfig: Equatable, Sendable {
+    public var name: String?
+    public var txChannels: Int = 2
+    public var rxChannels: Int = 2
+    /// An IPv4 address or an interface name. Default: loopback, so a device started without `--bind`
+    /// never sends anything off the machine.
+    public var bind: String = "127.0.0.1"
+    /// ARC = base, CMC = base+1, flow control = base+2, conmon requests = base+3. nil = Dante's defaults.
+    public var basePort: UInt16?
+    public var processID: UInt16 = 0
+    public var deviceID: DeviceID?
+    public var sampleRate: Int = 48000
+    public var encoding: Int = 24
+    public var latencyMs: Double = 4
+    public var stateDir: String?
+    public var logLevel: String = "info"
+
+    public init() {}
+
+    public static let maxChannels = 512
+    public static let sampleRates = [44100, 48000, 88200, 96000]
+    public static let encodings = [16, 24, 32]
+
+    public var ports: DevicePorts { DevicePorts(base: basePort) }
+
+    /// Fills the settings not given as flags from the environment, then validates everything.
+    /// `flags` holds only the settings given on the command line, keyed by flag name without dashes.
+    public static func resolve(flags: [String: String], environment: [String: String]) throws(ConfigError) -> DeviceConfig {
+        var c = DeviceConfig()
+        func value(_ flag: String, _ env: String?) -> (String, String)? {
+            if let v = flags[flag] { return (v, setting(flag, env)) }
+            if let env, let v = environment[env], !v.isEmpty { return (v, setting(flag, env)) }
+            return nil
+        }
+        if let (v, s) = value("name", "INFERNO_NAME") {
+            try validateName(v, setting: s)
+            c.name = v
+        }
+        if let (v, s) = value("tx", "INFERNO_TX_CHANNELS") { c.txChannels = try int(v, s, 0...maxChannels) }
+        if let (v, s) = value("rx", "INFERNO_RX_CHANNELS") { c.rxChannels = try int(v, s, 0...maxChannels) }
+        if let (v, s) = value("bind", "INFERNO_BIND_IP") {
+            guard !v.isEmpty, v.count <= 64 else { throw ConfigError(setting: s, value: v, reason: "must be an IPv4 address or an interface name") }
+            c.bind = v
+        }
+        if let (v, s) = value("ports", "INFERNO_ALT_PORT") {
+            let p = try int(v, s, 1...65532)
+            c.basePort = UInt16(p)
+        }
+        if let (v, s) = value("process-id", "INFERNO_PROCESS_ID") { c.processID = UInt16(try int(v, s, 0...65535)) }
+        if let (v, s) = value("device-id", "INFERNO_DEVICE_ID") {
+            guard let id = DeviceID(hex: v) else {
+                throw ConfigError(setting: s, value: v, reason: "must be 16 hexadecimal digits (8 bytes)")
+            }
+            c.deviceID = id
+        }
+        if let (v, s) = value("sample-rate", "INFERNO_SAMPLE_RATE") {
+            let r = try int(v, s, 1...1_000_000)
+            guard sampleRates.contains(r) else {
+                throw ConfigError(setting: s, value: v, reason: "must be one of 44100, 48000, 88200, 96000")
+            }
+            c.sampleRate = r
+        }
+        if let (v, s) = value("encoding", "INFERNO_ENCODING") {
+            let e = try int(v, s, 1...64)
+            guard encodings.contains(e) else { throw ConfigError(setting: s, value: v, reason: "must be 16, 24 or 32") }
+            c.encoding = e
+        }
+        if let (v, s) = value("latency-ms", "INFERNO_LATENCY_MS") {
+            guard let ms = Double(v), ms.isFinite, ms >= 0.1, ms <= 1000 else {
+                throw ConfigError(setting: s, value: v, reason: "must be a number of milliseconds from 0.1 to 1000")
+            }
+            c.latencyMs = ms
+        }
+        if let (v, _) = value("state-dir", "INFERNO_STATE_DIR") { c.stateDir = v }
+        if let (v, s) = value("log-level", "INFERNO_LOG_LEVEL") {
+            let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+            guard levels.contains(v) else { throw ConfigError(setting: s, value: v, reason: "must be one of \(levels.joined(separator: ", "))") }
+            c.logLevel = v
+        }
+        return c
+    }
+
+    static func setting(_ flag: String, _ env: String?) -> String {
+        env.map { "--\(flag) (\($0))" } ?? "--\(flag)"
+    }
+
+    static func int(_ v: String, _ setting: String, _ range: ClosedRange<Int>) throws(ConfigError) -> Int {
+        guard let n = Int(v.trimmingSpaces), range.contains(n) else {
+            throw ConfigError(setting: setting, value: v, reason: "must be a whole number from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return n
+    }
+
+    /// Dante names: letters, digits and inner hyphens, 1 to 31 characters (Dante Controller ignores longer ones).
+    public static func nameProblem(_ name: String) -> String? {
+        if name.isEmpty { return "must not be empty" }
+        if name.utf8.count > 31 { return "is \(name.utf8.count) characters long, at most 31 allowed" }
+        let ok = name.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5a) || ($0 >= 0x61 && $0 <= 0x7a) || $0 == 0x2d }
+        if !ok || name.hasPrefix("-") || name.hasSuffix("-") {
+            return "is not DNS-safe: use letters, digits and inner hyphens"
+        }
+        return nil
+    }
+
+    static func validateName(_ name: String, setting: String) throws(ConfigError) {
+        if let p = nameProblem(name) { throw ConfigError(setting: setting, value: name, reason: p) }
+    }
+}
+
+/// A configuration mistake: one line, naming the setting.
+public struct ConfigError: Error, Equatable, CustomStringConvertible {
+    public var setting: String
+    public var value: String
+    public var reason: String
+    public var description: String { "\(setting): \"\(value)\" \(reason)" }
+}
+
+/// The four unicast ports of a device.
+public struct DevicePorts: Equatable, Sendable {
+    public var arc: UInt16, cmc: UInt16, flowControl: UInt16, conmon: UInt16
+    public init(base: UInt16?) {
+        if let b = base {
+            arc = b; cmc = b &+ 1; flowControl = b &+ 2; conmon = b &+ 3
+        } else {
+            arc = 4440; cmc = 8800; flowControl = 4455; conmon = 8700
+        }
+    }
+}
+
+/// The 8-byte Dante device id (TXT `id`, CMC, conmon header, state key).
+public struct DeviceID: Hashable, Sendable, CustomStringConvertible {
+    public var bytes: [UInt8]
+    public init?(bytes: [UInt8]) {
+        guard bytes.count == 8 else { return nil }
+        self.bytes = bytes
+    }
+    public init?(hex: String) {
+        let digits = Array(hex.lowercased().utf8)
+        guard digits.count == 16 else { return nil }
+        var out: [UInt8] = []
+        for i in stride(from: 0, to: 16, by: 2) {
+            guard let hi = hexValue(digits[i]), let lo = hexValue(digits[i + 1]) else { return nil }
+            out.append(hi << 4 | lo)
+        }
+        bytes = out
+    }
+    /// EUI-64 from a 48-bit MAC: `aa bb cc ff fe dd ee ff`, as real Dante devices do.
+    public init?(eui64FromMAC mac: [UInt8]) {
+        guard mac.count == 6 else { return nil }
+        bytes = [mac[0], mac[1], mac[2], 0xff, 0xfe, mac[3], mac[4], mac[5]]
+    }
+    /// 16 lowercase hex digits.
+    public var description: String { bytes.map { b in let s = String(b, radix: 16); return b < 16 ? "0" + s : s }.joined() }
+    /// The last three bytes as six hex digits (default name suffix).
+    public var shortHex: String { String(description.suffix(6)) }
+}
+
+func hexValue(_ c: UInt8) -> UInt8? {
+    switch c {
+    case 0x30...0x39: return c - 0x30
+    case 0x61...0x66: return c - 0x61 + 10
+    case 0x41...0x46: return c - 0x41 + 10
+    default: return nil
+    }
+}
+
+extension String {
+    var trimmingSpaces: String {
+        var s = Substring(self)
+        while s.first == " " { s.removeFirst() }
+        while s.last == " " { s.removeLast() }
+        return String(s)
+    }
+}

@@ -1,0 +1,46 @@
+import Testing
+@testable import InfernoDevice
+
+@Suite struct DeviceConfigTests {
+    @Test func defaults() throws {
+        let c = try DeviceConfig.resolve(flags: [:], environment: [:])
+        #expect(c.txChannels == 2 && c.rxChannels == 2)
+        #expect(c.bind == "127.0.0.1")
+        #expect(c.ports == DevicePorts(base: nil))
+        #expect(c.ports.arc == 4440 && c.ports.cmc == 8800 && c.ports.flowControl == 4455 && c.ports.conmon == 8700)
+        #expect(c.sampleRate == 48000 && c.encoding == 24 && c.latencyMs == 4)
+    }
+
+    @Test func flagsWinOverEnvironment() throws {
+        let env = ["INFERNO_NAME": "from-env", "INFERNO_TX_CHANNELS": "8", "INFERNO_ALT_PORT": "5000"]
+        let c = try DeviceConfig.resolve(flags: ["name": "from-flag"], environment: env)
+        #expect(c.name == "from-flag")
+        #expect(c.txChannels == 8)
+        #expect(c.ports.arc == 5000 && c.ports.cmc == 5001 && c.ports.flowControl == 5002 && c.ports.conmon == 5003)
+    }
+
+    @Test func mistakesNameTheSetting() {
+        func message(_ flags: [String: String], _ env: [String: String] = [:]) -> String? {
+            do { _ = try DeviceConfig.resolve(flags: flags, environment: env); return nil } catch { return error.description }
+        }
+        #expect(message(["name": "my device"]) == #"--name (INFERNO_NAME): "my device" is not DNS-safe: use letters, digits and inner hyphens"#)
+        #expect(message(["name": String(repeating: "a", count: 32)])?.contains("at most 31") == true)
+        #expect(message(["name": "-x"]) != nil)
+        #expect(message([:], ["INFERNO_TX_CHANNELS": "lots"]) == #"--tx (INFERNO_TX_CHANNELS): "lots" must be a whole number from 0 to 512"#)
+        #expect(message(["sample-rate": "22050"])?.hasPrefix("--sample-rate (INFERNO_SAMPLE_RATE)") == true)
+        #expect(message(["encoding": "20"])?.hasPrefix("--encoding") == true)
+        #expect(message(["device-id": "xyz"])?.hasPrefix("--device-id (INFERNO_DEVICE_ID)") == true)
+        #expect(message(["latency-ms": "-1"])?.hasPrefix("--latency-ms") == true)
+        #expect(message(["ports": "65535"]) != nil)
+        #expect(message(["log-level": "loud"]) != nil)
+        for m in [message(["name": "my device"]), message(["ports": "0"])] { #expect(m?.contains("\n") == false) }
+    }
+
+    @Test func deviceIDs() {
+        #expect(DeviceID(hex: "001dc1fffe5279b6")?.bytes == [0x00, 0x1d, 0xc1, 0xff, 0xfe, 0x52, 0x79, 0xb6])
+        #expect(DeviceID(eui64FromMAC: [0x00, 0x1d, 0xc1, 0x52, 0x79, 0xb6])?.description == "001dc1fffe5279b6")
+        #expect(DeviceID(hex: "001dc1fffe5279b6")?.shortHex == "5279b6")
+        #expect(DeviceID(hex: "001dc1fffe5279") == nil)
+        #expect(DeviceID(hex: "001dc1fffe5279bg") == nil)
+    }
+}
