@@ -11,6 +11,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     ],
     targets: [
         // Debian's C libraries, found through pkg-config.
@@ -26,7 +28,10 @@ let package = Package(
         .target(name: "InfernoMedia", dependencies: ["InfernoProtocol"]),
         // Sockets, threads, servers, engines, clock sources, state, config.
         .target(name: "InfernoDevice",
-                dependencies: ["InfernoProtocol", "InfernoMedia", "CALSA", "CPipeWire", "COpus", "CZlib"]),
+                dependencies: ["InfernoProtocol", "InfernoMedia", "CALSA", "CPipeWire", "COpus", "CZlib",
+                               .product(name: "NIOCore", package: "swift-nio"),
+                               .product(name: "NIOPosix", package: "swift-nio"),
+                               .product(name: "Logging", package: "swift-log")]),
         // Bridges depend on the device, never the other way round.
         .target(name: "InfernoAoDNS", dependencies: ["InfernoDevice", "InfernoProtocol", "COpus", "CZlib"]),
         .target(name: "InfernoAudioSocket", dependencies: ["InfernoDevice", "InfernoProtocol"]),
