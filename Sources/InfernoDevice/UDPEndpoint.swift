@@ -13,7 +13,7 @@ public final class UDPEndpoint: @unchecked Sendable {
     public struct Options: Sendable {
         /// SO_REUSEADDR + SO_REUSEPORT (needed on 5353 to coexist with other responders).
         public var reusePort = false
-        /// Multicast groups to join on the interface that owns `interfaceAddress`.
+        /// Multicast groups to join on the interface whose address is `multicastInterface`.
         public var joinGroups: [String] = []
         /// Outgoing multicast interface (IP_MULTICAST_IF) and TTL; loop enabled so local peers hear us.
         public var multicastInterface: String?
@@ -22,52 +22,80 @@ public final class UDPEndpoint: @unchecked Sendable {
     }
 
     /// Binds `host:port`. A port already in use throws `EndpointError.portInUse`.
+    ///
+    /// The socket is made here with plain system calls and then handed to NIO: group membership and the outgoing
+    /// multicast interface are set by address (`ip_mreq`), which also works on a loopback interface that lacks
+    /// the MULTICAST flag (NIO's own join refuses such interfaces).
     public static func bind(group: EventLoopGroup, host: String, port: Int, options: Options = Options(),
                             onDatagram: @escaping @Sendable (UDPEndpoint, [UInt8], SocketAddress) -> Void) throws -> UDPEndpoint {
+        let fd = try makeSocket(host: host, port: port, options: options)
         let box = HandlerBox()
-        let bootstrap = DatagramBootstrap(group: group)
-            .channelOption(ChannelOptions.socketOption(.so_reuseaddr), value: options.reusePort ? 1 : 0)
-            .channelOption(ChannelOptions.socketOption(.init(rawValue: SO_REUSEPORT)), value: options.reusePort ? 1 : 0)
-            .channelOption(ChannelOptions.maxMessagesPerRead, value: 16)
-            .channelOption(ChannelOptions.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 9216))
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(DatagramHandler(box: box))
-                }
-            }
         let channel: Channel
         do {
-            channel = try bootstrap.bind(host: host, port: port).wait()
-        } catch let e as IOError where e.errnoCode == EADDRINUSE {
-            throw EndpointError.portInUse(port)
-        } catch let e as IOError where e.errnoCode == EADDRNOTAVAIL {
-            throw EndpointError.addressNotAvailable(host)
-        }
-        if let ifAddr = options.multicastInterface {
-            let addr = try SocketAddress(ipAddress: ifAddr, port: 0)
-            guard case .v4(let v4) = addr else { throw EndpointError.addressNotAvailable(ifAddr) }
-            if let provider = channel as? SocketOptionProvider {
-                try provider.setIPMulticastIF(v4.address.sin_addr).wait()
-                try provider.setIPMulticastTTL(options.multicastTTL).wait()
-                try provider.setIPMulticastLoop(1).wait()
-            }
-        }
-        if !options.joinGroups.isEmpty, let mc = channel as? MulticastChannel {
-            let device = try options.multicastInterface.flatMap { ip in
-                try System.enumerateDevices().first { d in
-                    if case .v4(let a)? = d.address, let s = try? SocketAddress(ipAddress: ip, port: 0), case .v4(let b) = s {
-                        return a.address.sin_addr.s_addr == b.address.sin_addr.s_addr
+            channel = try DatagramBootstrap(group: group)
+                .channelOption(ChannelOptions.maxMessagesPerRead, value: 16)
+                .channelOption(ChannelOptions.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 9216))
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(DatagramHandler(box: box))
                     }
-                    return false
                 }
-            }
-            for g in options.joinGroups {
-                try mc.joinGroup(try SocketAddress(ipAddress: g, port: port), device: device).wait()
-            }
+                .withBoundSocket(fd).wait()
+        } catch {
+            Glibc.close(fd)
+            throw error
         }
         let endpoint = UDPEndpoint(channel: channel, localPort: channel.localAddress?.port ?? port)
         box.set(endpoint: endpoint, handler: onDatagram)
         return endpoint
+    }
+
+    static func makeSocket(host: String, port: Int, options: Options) throws -> CInt {
+        func inAddr(_ s: String) throws -> in_addr {
+            var a = in_addr()
+            guard inet_pton(AF_INET, s, &a) == 1 else { throw EndpointError.addressNotAvailable(s) }
+            return a
+        }
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw EndpointError.system("socket", errno) }
+        func opt<T>(_ level: CInt, _ name: CInt, _ value: T) throws {
+            var v = value
+            guard setsockopt(fd, level, name, &v, socklen_t(MemoryLayout<T>.size)) == 0 else {
+                let e = errno; Glibc.close(fd); throw EndpointError.system("setsockopt \(name)", e)
+            }
+        }
+        if options.reusePort {
+            try opt(SOL_SOCKET, SO_REUSEADDR, CInt(1))
+            try opt(SOL_SOCKET, SO_REUSEPORT, CInt(1))
+        }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(truncatingIfNeeded: port).bigEndian)
+        addr.sin_addr = try inAddr(host)
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        if rc != 0 {
+            let e = errno
+            Glibc.close(fd)
+            switch e {
+            case EADDRINUSE: throw EndpointError.portInUse(port)
+            case EADDRNOTAVAIL: throw EndpointError.addressNotAvailable(host)
+            default: throw EndpointError.system("bind \(host):\(port)", e)
+            }
+        }
+        if let ifAddr = options.multicastInterface {
+            let a = try inAddr(ifAddr)
+            try opt(CInt(IPPROTO_IP), IP_MULTICAST_IF, a)
+            try opt(CInt(IPPROTO_IP), IP_MULTICAST_TTL, CInt(options.multicastTTL))
+            try opt(CInt(IPPROTO_IP), IP_MULTICAST_LOOP, CInt(1))
+            // Deliver only the groups this socket joined, not every group some other socket joined.
+            try opt(CInt(IPPROTO_IP), 49 /* IP_MULTICAST_ALL */, CInt(0))
+            for g in options.joinGroups {
+                try opt(CInt(IPPROTO_IP), IP_ADD_MEMBERSHIP, ip_mreq(imr_multiaddr: try inAddr(g), imr_interface: a))
+            }
+        }
+        return fd
     }
 
     init(channel: Channel, localPort: Int) {
@@ -88,8 +116,10 @@ public final class UDPEndpoint: @unchecked Sendable {
 public enum EndpointError: Error, CustomStringConvertible {
     case portInUse(Int)
     case addressNotAvailable(String)
+    case system(String, Int32)
     public var description: String {
         switch self {
+        case let .system(call, e): return "\(call): \(String(cString: strerror(e)))"
         case .portInUse(let p): return "UDP port \(p) is already in use"
         case .addressNotAvailable(let a): return "address \(a) is not available on this host"
         }

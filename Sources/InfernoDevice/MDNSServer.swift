@@ -1,0 +1,103 @@
+import InfernoProtocol
+import NIOCore
+import NIOPosix
+
+/// The embedded mDNS responder: one socket on *:5353 (SO_REUSEPORT, so it coexists with Avahi or another
+/// responder), joined to 224.0.0.251 on the bind interface only, sending through that interface only.
+/// Queries from outside the bind interface's subnet are ignored, so a device bound to loopback never answers
+/// (or sends) anything off the machine.
+public final class MDNSServer: @unchecked Sendable {
+    public static let group = "224.0.0.251"
+
+    let endpoint: UDPEndpoint
+    let iface: HostInterface
+    let loop: EventLoop
+    /// Touched only on `loop`.
+    private var responder: MDNSResponder
+    private var stopped = false
+    public private(set) var malformed = 0
+    public private(set) var answered = 0
+
+    public init(group: EventLoopGroup, interface: HostInterface, zone: MDNSZone, port: Int = Int(MDNSResponder.port)) throws {
+        iface = interface
+        responder = try MDNSResponder(zone: zone)
+        var options = UDPEndpoint.Options()
+        options.reusePort = true
+        options.joinGroups = [Self.group]
+        options.multicastInterface = interface.addressString
+        options.multicastTTL = 255
+        let box = ServerBox()
+        endpoint = try UDPEndpoint.bind(group: group, host: "0.0.0.0", port: port, options: options) { _, bytes, from in
+            box.server?.receive(bytes, from: from)
+        }
+        loop = endpoint.channel.eventLoop
+        box.server = self
+    }
+
+    /// Announces twice, one second apart (RFC 6762 §8.3).
+    public func start() {
+        loop.execute { self.announce() }
+        loop.scheduleTask(in: .seconds(1)) { self.announce() }
+    }
+
+    /// Replaces the published records (rename, channel rename): goodbye for what disappears, then announce.
+    public func update(zone: MDNSZone) {
+        loop.execute {
+            guard let next = try? MDNSResponder(zone: zone), next.zone != self.responder.zone else { return }
+            let gone = self.responder.allRecords.filter { old in !next.allRecords.contains(old) }
+            if !gone.isEmpty { self.sendMulticast(DNSMessage.mdnsResponse(answers: gone.map(\.goodbye))) }
+            self.responder = next
+            self.announce()
+            self.loop.scheduleTask(in: .seconds(1)) { self.announce() }
+        }
+    }
+
+    /// Sends goodbyes and closes the socket.
+    public func stop() {
+        let done = loop.submit {
+            self.stopped = true
+            self.sendMulticast(self.responder.goodbye())
+        }
+        _ = try? done.wait()
+        endpoint.close()
+    }
+
+    func announce() {
+        guard !stopped else { return }
+        sendMulticast(responder.announcement())
+    }
+
+    func sendMulticast(_ message: DNSMessage) {
+        guard let dest = try? SocketAddress(ipAddress: Self.group, port: Int(MDNSResponder.port)) else { return }
+        // Keep datagrams within a typical MTU; the zone of a many-channel device is split into several.
+        for part in Self.split(message) { endpoint.send(part.encode(), to: dest) }
+    }
+
+    static func split(_ message: DNSMessage, limit: Int = 1400) -> [DNSMessage] {
+        if message.encode().count <= limit || message.answers.count <= 1 { return [message] }
+        let half = message.answers.count / 2
+        var a = message, b = message
+        a.answers = Array(message.answers[..<half])
+        b.answers = Array(message.answers[half...])
+        a.additionals = []
+        return split(a, limit: limit) + split(b, limit: limit)
+    }
+
+    func receive(_ bytes: [UInt8], from: SocketAddress) {
+        guard case .v4(let v4) = from else { return }
+        let src = UInt32(bigEndian: v4.address.sin_addr.s_addr)
+        guard iface.contains(src) || (iface.isLoopback && src >> 24 == 127) else { return }
+        let query: DNSMessage
+        do { query = try DNSMessage.decode(bytes) } catch { malformed += 1; return }
+        guard let reply = responder.respond(to: query, sourcePort: UInt16(from.port ?? 0)) else { return }
+        answered += 1
+        switch reply.destination {
+        case .unicast: endpoint.send(reply.message.encode(), to: from)
+        case .multicast: sendMulticast(reply.message)
+        }
+    }
+}
+
+final class ServerBox: @unchecked Sendable {
+    weak var server: MDNSServer?
+}
