@@ -43,7 +43,7 @@ public enum MediaClock {
 
     /// Signed variant for overlay times (i64 ns): floor division, so negative instants round towards −∞.
     @inlinable
-    public static func samples(atNanoseconds ns: Int64, sampleRate: UInt32) -> Int64 {
+    public static func samples(atSignedNanoseconds ns: Int64, sampleRate: UInt32) -> Int64 {
         if ns >= 0 { return Int64(bitPattern: samples(atNanoseconds: UInt64(ns), sampleRate: sampleRate)) }
         let m = ns.magnitude
         let (hi, lo) = m.multipliedFullWidth(by: UInt64(sampleRate))

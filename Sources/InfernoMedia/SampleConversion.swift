@@ -104,11 +104,12 @@ public enum SampleConversion {
         precondition(channels > 0)
         let frames = payload.count / (channels * encoding.bytesPerSample)
         var out = [[Int32]](repeating: [Int32](repeating: 0, count: frames), count: channels)
+        if frames == 0 { return out }
         payload.withUnsafeBytes { raw in
             for slot in 0..<channels {
                 out[slot].withUnsafeMutableBufferPointer { d in
                     deinterleave(from: raw, encoding: encoding, channels: channels, frames: frames, slot: slot,
-                                 to: d.baseAddress ?? UnsafeMutablePointer(bitPattern: 8)!)
+                                 to: d.baseAddress!)
                 }
             }
         }
