@@ -8,6 +8,8 @@
 /// * Encoding compresses owner names and the names inside PTR/CNAME/NS RDATA against every suffix written
 ///   before (exact spelling). SRV targets and NSEC next names are written uncompressed (RFC 2782 / RFC 4034
 ///   forbid compressing them in unicast DNS; mDNS decoders accept both), but later names may point into them.
+/// * The encoder never fails: it writes at most 65,535 entries per section and truncates strings to their field
+///   limits; a record whose RDATA would exceed 65,535 bytes is the caller's error (its RDLENGTH wraps).
 public struct DNSMessage: Hashable, Sendable {
     public static let headerSize = 12
 
@@ -227,7 +229,7 @@ public struct DNSMessage: Hashable, Sendable {
         var w = WireWriter(capacity: 512)
         var c = DNSCompressor()
         w.u16(id); w.u16(flags)
-        w.u16(UInt16(truncatingIfNeeded: questions.count))
+        w.u16(UInt16(min(questions.count, 0xFFFF)))
         w.u16(0); w.u16(0); w.u16(0)   // patched below
         for q in questions.prefix(0xFFFF) {
             c.write(q.name, into: &w, compress: true)

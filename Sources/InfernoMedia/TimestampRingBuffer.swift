@@ -1,0 +1,93 @@
+import Synchronization
+
+/// A single-producer/single-consumer ring of interleaved Int32 frames indexed by **absolute** UInt64 media-clock
+/// sample indices (dante-protocol.md §8.5, §14.3 item 21).
+///
+/// * The capacity is a power of two; index T lives in slot `T & (capacity − 1)`.
+/// * Every slot carries a tag: the absolute index last written there. A read of index T returns the stored frame
+///   only if the tag equals T, so holes (never written) and stale data (an older lap) read as **zeros**.
+/// * Writes may arrive out of order. A frame is published with a seqlock-style protocol (tag invalidated, data
+///   written, tag set with release ordering); the reader re-checks the tag after copying, so a frame being
+///   overwritten concurrently reads as zeros, never torn.
+/// * The sample copy itself is a plain (non-atomic) memory access racing with the writer, as in every seqlock;
+///   the tag re-check discards any frame that was being rewritten. Whole frames are written (tags are per
+///   frame), so use one ring per flow or per channel group.
+/// * No allocation, locks or logging after `init`. Index `UInt64.max` is reserved as the "empty" tag.
+public final class TimestampRingBuffer: @unchecked Sendable {
+    public let channels: Int
+    public let capacity: Int
+    @usableFromInline let mask: UInt64
+    @usableFromInline let frames: UnsafeMutablePointer<Int32>
+    @usableFromInline let tags: UnsafeMutablePointer<Atomic<UInt64>>
+    public static let emptyTag = UInt64.max
+
+    /// Precondition: channels ≥ 1, capacity a power of two ≥ 1.
+    public init(channels: Int, capacity: Int) {
+        precondition(channels >= 1 && capacity >= 1 && capacity & (capacity - 1) == 0,
+                     "capacity must be a power of two")
+        self.channels = channels
+        self.capacity = capacity
+        self.mask = UInt64(capacity - 1)
+        frames = .allocate(capacity: capacity * channels)
+        frames.initialize(repeating: 0, count: capacity * channels)
+        tags = .allocate(capacity: capacity)
+        for i in 0..<capacity { (tags + i).initialize(to: Atomic(TimestampRingBuffer.emptyTag)) }
+    }
+
+    deinit {
+        tags.deinitialize(count: capacity)
+        tags.deallocate()
+        frames.deinitialize(count: capacity * channels)
+        frames.deallocate()
+    }
+
+    /// Producer: stores `count` interleaved frames (`count × channels` samples from `src`) at indices t, t+1, ….
+    @inlinable
+    public func write(at t: UInt64, count: Int, from src: UnsafePointer<Int32>) {
+        precondition(count >= 0)
+        var s = src
+        for i in 0..<count {
+            let index = t &+ UInt64(i)
+            let slot = Int(truncatingIfNeeded: index & mask)
+            tags[slot].store(TimestampRingBuffer.emptyTag, ordering: .relaxed)
+            atomicMemoryFence(ordering: .releasing)
+            (frames + slot * channels).update(from: s, count: channels)
+            tags[slot].store(index, ordering: .releasing)
+            s += channels
+        }
+    }
+
+    /// Consumer: copies frames t, t+1, … (`count × channels` samples) to `dst`; frames not present (holes,
+    /// stale laps, concurrent overwrites) are zero-filled. Returns how many frames were present.
+    @inlinable
+    @discardableResult
+    public func read(at t: UInt64, count: Int, into dst: UnsafeMutablePointer<Int32>) -> Int {
+        precondition(count >= 0)
+        var present = 0
+        var d = dst
+        for i in 0..<count {
+            let index = t &+ UInt64(i)
+            let slot = Int(truncatingIfNeeded: index & mask)
+            let before = tags[slot].load(ordering: .acquiring)
+            if before == index && index != TimestampRingBuffer.emptyTag {
+                d.update(from: frames + slot * channels, count: channels)
+                atomicMemoryFence(ordering: .acquiring)
+                if tags[slot].load(ordering: .relaxed) == index {
+                    present += 1
+                } else {
+                    d.update(repeating: 0, count: channels)
+                }
+            } else {
+                d.update(repeating: 0, count: channels)
+            }
+            d += channels
+        }
+        return present
+    }
+
+    /// True if frame `t` is currently stored.
+    @inlinable
+    public func contains(_ t: UInt64) -> Bool {
+        t != TimestampRingBuffer.emptyTag && tags[Int(truncatingIfNeeded: t & mask)].load(ordering: .acquiring) == t
+    }
+}
