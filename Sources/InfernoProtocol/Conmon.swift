@@ -57,6 +57,15 @@ public struct ConmonHeader: Equatable, Hashable, Sendable {
         return (header, Array(bytes[size..<len]))
     }
 
+    /// The id field netaudio and Dante Controller put in a model query addressed to device `deviceID`
+    /// (§6.8): an EUI-64 `xx xx xx ff fe yy yy yy` collapses to its MAC + `00 00`; anything else keeps its first
+    /// 6 bytes + `00 00`.
+    public static func queryID(forDeviceID id: [UInt8]) -> [UInt8] {
+        let b = ConmonBytes.fixed(id, 8)
+        if b[3] == 0xff, b[4] == 0xfe { return [b[0], b[1], b[2], b[5], b[6], b[7], 0, 0] }
+        return Array(b.prefix(6)) + [0, 0]
+    }
+
     /// The datagram: this header (with `total_length` computed) followed by `content`.
     public func encode(content: [UInt8]) -> [UInt8] {
         var w = WireWriter(capacity: ConmonHeader.size + content.count)
