@@ -262,5 +262,5 @@ public struct PreferredLeaderRequest: Equatable, Hashable, Sendable {
     public var presence: UInt16 { ConmonBytes.u16(content, 0) }
     public var isSet: Bool { presence == 2 }
     public var clockSource: UInt16 { ConmonBytes.u16(content, 2) }
-    public var preferred: Bool { content[4] != 0 }
+    public var preferred: Bool { content.count > 4 && content[4] != 0 }
 }
