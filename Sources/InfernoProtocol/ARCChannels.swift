@@ -317,26 +317,32 @@ public struct ARCChannelName: Equatable, Hashable, Sendable {
 /// anything else = Dante Controller's capacity layout (strings at 12 + capacity × record size, e.g. `20 20`).
 /// TX records are (0x0000, channel, ptr), RX records (channel, ptr). A reset has no string: its pointer
 /// points at the end of the packet.
+///
+/// `trailing` keeps unreferenced bytes after the last string (DC appends the next batch's first name).
 public struct ARCChannelRename: Equatable, Hashable, Sendable {
     public static let netaudioMarker: UInt8 = 0x02
 
     public var marker: UInt8
     public var names: [ARCChannelName]
+    public var trailing: [UInt8]
 
-    public init(names: [ARCChannelName], marker: UInt8 = ARCChannelRename.netaudioMarker) {
-        self.marker = marker; self.names = names
+    public init(names: [ARCChannelName], marker: UInt8 = ARCChannelRename.netaudioMarker, trailing: [UInt8] = []) {
+        self.marker = marker; self.names = names; self.trailing = trailing
     }
 
     enum Kind { case tx, rx }
     static func recordSize(_ k: Kind) -> Int { k == .tx ? 6 : 4 }
 
+    static func stringsOffset(marker: UInt8, count n: Int, kind: Kind) -> Int {
+        let table = PacketHeader.size + 2, size = recordSize(kind)
+        return marker == netaudioMarker ? table + size * (n + 1) : table + size * max(Int(marker), n)
+    }
+
     func write(to w: inout WireWriter, kind: Kind) {
         let size = Self.recordSize(kind)
         w.u8(marker); w.u8(UInt8(truncatingIfNeeded: names.count))
         let table = w.count
-        let stringsAt = marker == Self.netaudioMarker
-            ? table + size * (names.count + 1)
-            : table + size * max(Int(marker), names.count)
+        let stringsAt = Self.stringsOffset(marker: marker, count: names.count, kind: kind)
         w.pad(to: stringsAt)
         var strings = ARCStringArea(base: stringsAt, sharing: false)
         var resets: [Int] = []
@@ -346,6 +352,7 @@ public struct ARCChannelRename: Equatable, Hashable, Sendable {
             if n.name.isEmpty { resets.append(at + 2) } else { w.setU16(strings.add(n.name), at: at + 2) }
         }
         w.append(strings.bytes)
+        w.append(trailing)
         for at in resets { w.setU16(UInt16(truncatingIfNeeded: w.count), at: at) }
     }
 
@@ -355,12 +362,18 @@ public struct ARCChannelRename: Equatable, Hashable, Sendable {
         try r.checkRecords(n, size: size, field: "channel rename records")
         var names: [ARCChannelName] = []
         names.reserveCapacity(n)
+        var stringsEnd = stringsOffset(marker: marker, count: n, kind: kind)
         for _ in 0..<n {
             if kind == .tx { try r.skip(2) }
             let channel = try r.u16(), p = Int(try r.u16())
-            let name = p == r.end ? "" : try r.arcString(at: p, field: "channel rename name")
+            var name = ""
+            if p != r.end {
+                name = try r.arcString(at: p, field: "channel rename name")
+                stringsEnd = max(stringsEnd, p + name.utf8.count + 1)
+            }
             names.append(ARCChannelName(channel: channel, name: name))
         }
-        return ARCChannelRename(names: names, marker: marker)
+        let trailing = stringsEnd < r.end ? try r.bytes(at: stringsEnd, count: r.end - stringsEnd) : []
+        return ARCChannelRename(names: names, marker: marker, trailing: trailing)
     }
 }

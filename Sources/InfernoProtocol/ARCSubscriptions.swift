@@ -26,15 +26,27 @@ public struct ARCSubscriptionRecord: Equatable, Hashable, Sendable {
 /// * 0x02 (netaudio): strings at 8 + max(44, 10 + 6(n − 1)); every string written, none shared.
 /// * anything else (Dante Controller, 0x20): the marker is the record capacity; strings at 12 + capacity × 20;
 ///   identical strings share one pointer.
+///
+/// `trailing` keeps unreferenced bytes after the last string: DC appends the first TX channel name of its next
+/// batch (a look-ahead, like LX-DANTE's 0x2000 pages), so its 32-record requests only round-trip with it.
 public struct ARCSubscriptionRequest: Equatable, Hashable, Sendable {
     public static let netaudioMarker: UInt8 = 0x02
     public static let controllerMarker: UInt8 = 0x20
 
     public var marker: UInt8
     public var records: [ARCSubscriptionRecord]
+    public var trailing: [UInt8]
 
-    public init(records: [ARCSubscriptionRecord], marker: UInt8 = ARCSubscriptionRequest.netaudioMarker) {
-        self.marker = marker; self.records = records
+    public init(records: [ARCSubscriptionRecord], marker: UInt8 = ARCSubscriptionRequest.netaudioMarker,
+                trailing: [UInt8] = []) {
+        self.marker = marker; self.records = records; self.trailing = trailing
+    }
+
+    /// Absolute offset where the string area starts for `n` records in this layout.
+    static func stringsOffset(marker: UInt8, count n: Int) -> Int {
+        let table = PacketHeader.size + 2
+        let at = marker == netaudioMarker ? 8 + max(44, 10 + 6 * (n - 1)) : table + 20 * max(Int(marker), n)
+        return max(at, table + 6 * n)
     }
 
     func write(to w: inout WireWriter) {
@@ -42,8 +54,7 @@ public struct ARCSubscriptionRequest: Equatable, Hashable, Sendable {
         w.u8(marker); w.u8(UInt8(truncatingIfNeeded: n))
         let table = w.count
         let netaudio = marker == Self.netaudioMarker
-        let stringsAt = netaudio ? 8 + max(44, 10 + 6 * (n - 1)) : table + 20 * max(Int(marker), n)
-        w.pad(to: max(stringsAt, table + 6 * n))
+        w.pad(to: Self.stringsOffset(marker: marker, count: n))
         var strings = ARCStringArea(base: w.count, sharing: !netaudio)
         for (k, rec) in records.enumerated() {
             let at = table + 6 * k
@@ -52,6 +63,7 @@ public struct ARCSubscriptionRequest: Equatable, Hashable, Sendable {
             w.setU16(strings.add(rec.txDevice), at: at + 4)
         }
         w.append(strings.bytes)
+        w.append(trailing)
     }
 
     static func decode(_ r: inout WireReader) throws(WireError) -> ARCSubscriptionRequest {
@@ -59,14 +71,19 @@ public struct ARCSubscriptionRequest: Equatable, Hashable, Sendable {
         try r.checkRecords(n, size: 6, field: "0x3010 records")
         var records: [ARCSubscriptionRecord] = []
         records.reserveCapacity(n)
+        var stringsEnd = stringsOffset(marker: marker, count: n)
+        func string(_ p: UInt16, _ field: String) throws(WireError) -> String? {
+            let s = try r.arcOptionalString(at: p, field: field)
+            if let s { stringsEnd = max(stringsEnd, Int(p) + s.utf8.count + 1) }
+            return s
+        }
         for _ in 0..<n {
             let rx = try r.u16(), txc = try r.u16(), txd = try r.u16()
-            records.append(ARCSubscriptionRecord(
-                rxChannel: rx,
-                txChannel: try r.arcOptionalString(at: txc, field: "0x3010 tx channel"),
-                txDevice: try r.arcOptionalString(at: txd, field: "0x3010 tx device")))
+            records.append(ARCSubscriptionRecord(rxChannel: rx, txChannel: try string(txc, "0x3010 tx channel"),
+                                                 txDevice: try string(txd, "0x3010 tx device")))
         }
-        return ARCSubscriptionRequest(records: records, marker: marker)
+        let trailing = stringsEnd < r.end ? try r.bytes(at: stringsEnd, count: r.end - stringsEnd) : []
+        return ARCSubscriptionRequest(records: records, marker: marker, trailing: trailing)
     }
 }
 
