@@ -57,7 +57,11 @@ private func writeDescriptors(_ formats: [ARCFormatDescriptor?], to w: inout Wir
 // MARK: - Paging
 
 /// Page selection for list responses (§3.5, §14.1 item 2): 32 per TX page, 16 per RX page,
-/// body[0] = min(page size, total), status 0x8112 while more records follow.
+/// status 0x8112 while more records follow.
+///
+/// body[0] is the number of records in this page. Real devices' captures cannot tell that apart from
+/// min(page size, total) (their pages are full, or hold every channel), but netaudio 0.4.2 rejects a partial
+/// last page whose body[0] exceeds its record count, so the record count is the compatible choice.
 public enum ARCPaging {
     /// The page of `numbers` (ascending 1-based channel numbers) that starts at channel `start`.
     /// Start 0 is treated as 1; a start beyond the last channel gives an empty, final page.
@@ -66,7 +70,7 @@ public enum ARCPaging {
         let first = max(start, 1)
         let lower = numbers.firstIndex { $0 >= first } ?? numbers.count
         let upper = min(numbers.count, lower + pageSize)
-        let capacity = UInt8(clamping: min(pageSize, numbers.count))
+        let capacity = UInt8(clamping: upper - lower)
         return (lower..<upper, capacity, upper < numbers.count ? .morePages : .success)
     }
 }

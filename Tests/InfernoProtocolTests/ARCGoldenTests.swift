@@ -345,7 +345,7 @@ import Testing
         let first = ARCTxChannelPage.page(of: all, start: 1)
         #expect(first.status == .morePages && first.page.capacity == 32 && first.page.channels.count == 32)
         let second = ARCTxChannelPage.page(of: all, start: 33)
-        #expect(second.status == .success && second.page.capacity == 32 && second.page.channels.map(\.number) == Array(33...40))
+        #expect(second.status == .success && second.page.capacity == 8 && second.page.channels.map(\.number) == Array(33...40))
         let beyond = ARCTxChannelPage.page(of: all, start: 100)
         #expect(beyond.status == .success && beyond.page.channels.isEmpty)
         let zero = ARCTxChannelPage.page(of: all, start: 0)
