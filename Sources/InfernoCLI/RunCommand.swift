@@ -1,0 +1,80 @@
+import ArgumentParser
+import Foundation
+import InfernoDevice
+import Logging
+
+/// `inferno run`: a Dante device on the network until SIGINT/SIGTERM.
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a Dante device: it appears in Dante Controller and netaudio until stopped (SIGINT/SIGTERM).",
+        discussion: """
+            Every option can also come from the environment variable named in its help; flags win.
+            Without --bind the device serves on loopback (127.0.0.1) only, so nothing leaves the machine; \
+            use --bind eth0 (or an address) to put it on a real network.
+            """)
+
+    @Option(help: "Device name: letters, digits and inner hyphens, at most 31 (INFERNO_NAME). Default inferno-<6 hex of the device id>.")
+    var name: String?
+    @Option(help: "Number of transmit channels (INFERNO_TX_CHANNELS). Default 2.")
+    var tx: String?
+    @Option(help: "Number of receive channels (INFERNO_RX_CHANNELS). Default 2.")
+    var rx: String?
+    @Option(help: "IPv4 address or interface to serve on (INFERNO_BIND_IP). Default 127.0.0.1.")
+    var bind: String?
+    @Option(help: "Base port: ARC on BASE, CMC BASE+1, flow control BASE+2, conmon BASE+3 (INFERNO_ALT_PORT). Default 4440/8800/4455/8700.")
+    var ports: String?
+    @Option(name: .customLong("process-id"), help: "Process id, distinct per instance on one host (INFERNO_PROCESS_ID). Default 0.")
+    var processID: String?
+    @Option(name: .customLong("device-id"), help: "16 hex digits (INFERNO_DEVICE_ID). Default: EUI-64 of the interface MAC.")
+    var deviceID: String?
+    @Option(name: .customLong("sample-rate"), help: "44100, 48000, 88200 or 96000 (INFERNO_SAMPLE_RATE). Default 48000.")
+    var sampleRate: String?
+    @Option(help: "Bits per sample on the wire: 16, 24 or 32 (INFERNO_ENCODING). Default 24.")
+    var encoding: String?
+    @Option(name: .customLong("latency-ms"), help: "Receive latency in milliseconds (INFERNO_LATENCY_MS). Default 4.")
+    var latencyMs: String?
+    @Option(name: .customLong("state-dir"), help: "Where state is kept, one file per device id (INFERNO_STATE_DIR). Default $XDG_STATE_HOME/inferno.")
+    var stateDir: String?
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error (INFERNO_LOG_LEVEL). Default info.")
+    var logLevel: String?
+
+    func run() throws {
+        var flags: [String: String] = [:]
+        let given: [(String, String?)] = [
+            ("name", name), ("tx", tx), ("rx", rx), ("bind", bind), ("ports", ports), ("process-id", processID),
+            ("device-id", deviceID), ("sample-rate", sampleRate), ("encoding", encoding), ("latency-ms", latencyMs),
+            ("state-dir", stateDir), ("log-level", logLevel),
+        ]
+        for (k, v) in given { if let v { flags[k] = v } }
+        let env = ProcessInfo.processInfo.environment
+        let config: DeviceConfig
+        let runtime: DeviceRuntime
+        do {
+            config = try DeviceConfig.resolve(flags: flags, environment: env)
+            let level = Logger.Level(rawValue: config.logLevel) ?? .info
+            LoggingSystem.bootstrap { label in
+                var h = StreamLogHandler.standardError(label: label)
+                h.logLevel = level
+                return h
+            }
+            runtime = try DeviceRuntime(config: config, environment: env, logger: Logger(label: "inferno"))
+            try runtime.start()
+        } catch {
+            FileHandle.standardError.write(Data("inferno: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+        signal(SIGINT, SIG_IGN)
+        signal(SIGTERM, SIG_IGN)
+        let done = DispatchSemaphore(value: 0)
+        var sources: [DispatchSourceSignal] = []
+        for sig in [SIGINT, SIGTERM] {
+            let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            s.setEventHandler { done.signal() }
+            s.resume()
+            sources.append(s)
+        }
+        done.wait()
+        runtime.stop()
+        _ = sources
+    }
+}
