@@ -100,6 +100,7 @@ public struct DeviceModel: Sendable {
     // MARK: ARC
 
     public struct Outcome: Sendable {
+        public var request: ARCRequest
         public var response: [UInt8]?
         public var changes: DeviceChanges
     }
@@ -110,7 +111,7 @@ public struct DeviceModel: Sendable {
         guard let request = try? ARCRequest.decode(bytes) else { return nil }
         var changes: DeviceChanges = []
         let (status, body) = answer(request, changes: &changes)
-        return Outcome(response: ARCResponse(answering: request, status: status, body: body).encode(), changes: changes)
+        return Outcome(request: request, response: ARCResponse(answering: request, status: status, body: body).encode(), changes: changes)
     }
 
     mutating func answer(_ request: ARCRequest, changes: inout DeviceChanges) -> (ResultCode, ARCResponseBody) {
@@ -141,6 +142,8 @@ public struct DeviceModel: Sendable {
             return (status, .txChannels(page))
         case .txChannelNames(let p):
             let names = tx.enumerated().map { (channel: UInt16($0.offset + 1), name: $0.element.name) }
+            // Pages of 32 whatever "max entries" asks for: netaudio 0.4.2 asks for all (max = channel count)
+            // but its parser rejects a response with more than 32 records, and it reads only the first one.
             let (page, status) = ARCTxChannelNamePage.page(of: names, start: p.start)
             return (status, .txChannelNames(page))
         case .setTxChannelNames(let rename):

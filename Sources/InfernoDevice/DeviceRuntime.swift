@@ -134,6 +134,7 @@ public final class DeviceRuntime: @unchecked Sendable {
     func handleARC(_ ep: UDPEndpoint, _ bytes: [UInt8], _ from: SocketAddress) {
         guard let out = model.handleARC(bytes) else { counters.arcMalformed += 1; return }
         counters.arcRequests += 1
+        log.trace("ARC from \(from.ipAddress ?? "?"): \(out.request)")
         if let response = out.response { ep.send(response, to: from) }
         apply(out.changes)
     }

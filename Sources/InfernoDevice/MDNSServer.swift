@@ -70,17 +70,7 @@ public final class MDNSServer: @unchecked Sendable {
     func sendMulticast(_ message: DNSMessage) {
         guard let dest = try? SocketAddress(ipAddress: Self.group, port: Int(MDNSResponder.port)) else { return }
         // Keep datagrams within a typical MTU; the zone of a many-channel device is split into several.
-        for part in Self.split(message) { endpoint.send(part.encode(), to: dest) }
-    }
-
-    static func split(_ message: DNSMessage, limit: Int = 1400) -> [DNSMessage] {
-        if message.encode().count <= limit || message.answers.count <= 1 { return [message] }
-        let half = message.answers.count / 2
-        var a = message, b = message
-        a.answers = Array(message.answers[..<half])
-        b.answers = Array(message.answers[half...])
-        a.additionals = []
-        return split(a, limit: limit) + split(b, limit: limit)
+        for part in responder.split(message) { endpoint.send(part.encode(), to: dest) }
     }
 
     func receive(_ bytes: [UInt8], from: SocketAddress) {
@@ -92,7 +82,7 @@ public final class MDNSServer: @unchecked Sendable {
         guard let reply = responder.respond(to: query, sourcePort: UInt16(from.port ?? 0)) else { return }
         answered += 1
         switch reply.destination {
-        case .unicast: endpoint.send(reply.message.encode(), to: from)
+        case .unicast: for part in responder.split(reply.message) { endpoint.send(part.encode(), to: from) }
         case .multicast: sendMulticast(reply.message)
         }
     }

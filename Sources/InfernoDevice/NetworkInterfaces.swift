@@ -63,11 +63,14 @@ public enum NetworkInterfaces {
         return bytes
     }
 
-    /// The default device id: EUI-64 of the interface MAC, so an address change keeps the identity.
-    /// Interfaces without a MAC (loopback) use a locally administered id derived from /etc/machine-id and the
+    /// The default device id, stable across restarts and address changes:
+    /// - process id 0: the EUI-64 of the interface MAC (`aa bb cc ff fe dd ee ff`), as real devices use;
+    /// - process id N > 0: the MAC followed by N as two bytes (real devices use MAC + `00 00`), so several
+    ///   instances on one host (`--process-id`) get distinct ids and distinct state files.
+    /// Interfaces without a MAC (loopback) use a locally administered MAC derived from /etc/machine-id and the
     /// bind address, so several loopback devices on one host differ and each keeps its id across restarts.
     public static func defaultDeviceID(for iface: HostInterface, processID: UInt16) -> DeviceID {
-        if let mac = iface.mac, let id = DeviceID(eui64FromMAC: mac) { return id }
+        if let mac = iface.mac { return deviceID(mac: mac, processID: processID) }
         let machine = (try? String(contentsOfFile: "/etc/machine-id", encoding: .utf8)) ?? "inferno"
         var h: UInt64 = 0xcbf2_9ce4_8422_2325 // FNV-1a
         for b in machine.utf8 where b > 0x20 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
@@ -77,7 +80,12 @@ public enum NetworkInterfaces {
         }
         let m: [UInt8] = [0x02 | (UInt8(h >> 56) & 0xfc), UInt8((h >> 48) & 0xff), UInt8((h >> 40) & 0xff),
                           UInt8((h >> 32) & 0xff), UInt8((h >> 24) & 0xff), UInt8((h >> 16) & 0xff)]
-        return DeviceID(eui64FromMAC: m)!
+        return deviceID(mac: m, processID: processID)
+    }
+
+    static func deviceID(mac: [UInt8], processID: UInt16) -> DeviceID {
+        if processID == 0 { return DeviceID(eui64FromMAC: mac)! }
+        return DeviceID(bytes: mac + [UInt8(processID >> 8), UInt8(processID & 0xff)])!
     }
 }
 

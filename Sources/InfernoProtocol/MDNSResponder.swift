@@ -105,23 +105,7 @@ public struct MDNSResponder: Sendable {
             }
         }
         guard !answers.isEmpty else { return nil }
-        var additionals: [DNSRecord] = []
-        func addAdditional(_ r: DNSRecord) {
-            if !answers.contains(r) && !additionals.contains(r) { additionals.append(r) }
-        }
-        for a in answers {
-            switch a.data {
-            case .ptr(let target):
-                for r in unique where r.name.isEquivalent(to: target) { addAdditional(r) }
-                if unique.contains(where: { $0.name.isEquivalent(to: target) && $0.type == .srv }) {
-                    for r in unique where r.name.isEquivalent(to: hostName) { addAdditional(r) }
-                }
-            case .srv(_, _, _, let target):
-                for r in unique where r.name.isEquivalent(to: target) { addAdditional(r) }
-            default:
-                break
-            }
-        }
+        let additionals = self.additionals(for: answers)
         var message = DNSMessage.mdnsResponse(answers: answers, additionals: additionals)
         if legacy {
             message.id = query.id
@@ -131,6 +115,61 @@ public struct MDNSResponder: Sendable {
             return Reply(message: message, destination: .unicast)
         }
         return Reply(message: message, destination: allQU ? .unicast : .multicast)
+    }
+
+    /// The additional records that go with `answers` (RFC 6763 §12): SRV, TXT and A for a PTR's instance,
+    /// A for an SRV's target; none that are already answers.
+    public func additionals(for answers: [DNSRecord]) -> [DNSRecord] {
+        var out: [DNSRecord] = []
+        func add(_ r: DNSRecord) {
+            if !answers.contains(r) && !out.contains(r) { out.append(r) }
+        }
+        for a in answers {
+            switch a.data {
+            case .ptr(let target):
+                for r in unique where r.name.isEquivalent(to: target) { add(r) }
+                if unique.contains(where: { $0.name.isEquivalent(to: target) && $0.type == .srv }) {
+                    for r in unique where r.name.isEquivalent(to: hostName) { add(r) }
+                }
+            case .srv(_, _, _, let target):
+                for r in unique where r.name.isEquivalent(to: target) { add(r) }
+            default:
+                break
+            }
+        }
+        return out
+    }
+
+    /// Splits a response into messages of at most `limit` bytes (python-zeroconf, for one, drops datagrams over
+    /// 8966 bytes, and fragments are fragile): answers are chunked, each chunk carries its own additionals,
+    /// which are dropped from a chunk only when even a single answer with them would not fit.
+    public func split(_ message: DNSMessage, limit: Int = 1400) -> [DNSMessage] {
+        if message.encode().count <= limit { return [message] }
+        var parts: [DNSMessage] = []
+        var chunk: [DNSRecord] = []
+        func build(_ answers: [DNSRecord], withAdditionals: Bool) -> DNSMessage {
+            var m = message
+            m.answers = answers
+            m.additionals = withAdditionals ? additionals(for: answers).map { r in
+                message.additionals.first { $0.name == r.name && $0.data == r.data } ?? r
+            } : []
+            m.questions = parts.isEmpty ? message.questions : []
+            return m
+        }
+        for a in message.answers {
+            let candidate = build(chunk + [a], withAdditionals: true)
+            if candidate.encode().count <= limit || chunk.isEmpty {
+                chunk.append(a)
+                if chunk.count == 1 && candidate.encode().count > limit {
+                    parts.append(build(chunk, withAdditionals: false)); chunk = []
+                }
+            } else {
+                parts.append(build(chunk, withAdditionals: true))
+                chunk = [a]
+            }
+        }
+        if !chunk.isEmpty { parts.append(build(chunk, withAdditionals: true)) }
+        return parts
     }
 
     static func legacy(_ r: DNSRecord) -> DNSRecord {

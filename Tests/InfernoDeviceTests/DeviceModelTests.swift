@@ -46,6 +46,17 @@ import Testing
         #expect(rxp.channels.map(\.name) == ["RX 17", "RX 18", "RX 19", "RX 20"])
     }
 
+    @Test func friendlyNamesComeIn32s() throws {
+        // netaudio 0.4.2 asks 0x2010 with start 1 and max = channel count; its parser takes at most 32 records.
+        var m = model(tx: 128)
+        let (r, _) = try ask(&m, .txChannelNames(ARCPageRequest(start: 1, maxEntries: 128)))
+        guard case .txChannelNames(let page) = r.body else { Issue.record("wrong body"); return }
+        #expect(page.entries.count == 32 && page.entries.first?.name == "TX 1" && r.status == .morePages)
+        let (last, _) = try ask(&m, .txChannelNames(ARCPageRequest(start: 97, maxEntries: 128)))
+        guard case .txChannelNames(let tail) = last.body else { Issue.record("wrong body"); return }
+        #expect(tail.entries.last?.channel == 128 && last.status == .success)
+    }
+
     @Test func channelRenames() throws {
         var m = model()
         var (r, ch) = try ask(&m, .setTxChannelNames(ARCChannelRename(names: [ARCChannelName(channel: 3, name: "Vox")])))

@@ -60,9 +60,17 @@ struct TestSocket {
                                     encoding: 24, latencyNs: 1_000_000,
                                     txChannels: (1...64).map { (String(format: "%02d", $0), "TX \($0)") })
         let r = try MDNSResponder(zone: ad.zone)
-        let parts = MDNSServer.split(r.announcement())
+        let parts = r.split(r.announcement())
         #expect(parts.count > 1)
         #expect(parts.allSatisfy { $0.encode().count <= 1400 })
         #expect(parts.reduce(0) { $0 + $1.answers.count } == r.announcement().answers.count)
+        // A browse for 128 channel instances: every part fits, and each PTR has its SRV/TXT/A alongside.
+        let browse = DNSMessage.mdnsQuery([DNSQuestion(name: try DNSName("_netaudio-chan._udp.local"), type: .ptr)])
+        let reply = try #require(r.respond(to: browse, sourcePort: 5353))
+        let replyParts = r.split(reply.message)
+        #expect(replyParts.count > 1 && replyParts.allSatisfy { $0.encode().count <= 1400 })
+        for p in replyParts {
+            for a in p.answers { if case .ptr(let t) = a.data { #expect(p.additionals.contains { $0.name == t && $0.type == .srv }) } }
+        }
     }
 }

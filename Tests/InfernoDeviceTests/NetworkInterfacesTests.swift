@@ -28,5 +28,6 @@ import Testing
         #expect(ida.bytes[3] == 0xff && ida.bytes[4] == 0xfe && ida.bytes[0] & 0x02 == 0x02)
         var eth = a; eth.mac = [0x00, 0x1d, 0xc1, 0x52, 0x79, 0xb6]
         #expect(NetworkInterfaces.defaultDeviceID(for: eth, processID: 0).description == "001dc1fffe5279b6")
+        #expect(NetworkInterfaces.defaultDeviceID(for: eth, processID: 1).description == "001dc15279b60001")
     }
 }
