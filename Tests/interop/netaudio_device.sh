@@ -133,6 +133,10 @@ set -e
 check "port clash exits 2" test "$rc" -eq 2
 check "port clash names the port and --ports" grep -q "port 4440 .*already in use.*--ports" "$work/clash.log"
 
+# 6. Malformed ARC/CMC/conmon/mDNS datagrams from another host: the device keeps running and answering.
+check "survives 3000 malformed datagrams" "$root/scripts/netns.sh" exec "$pfx" 3 "$VENV/bin/python" "$here/garbage.py" 10.99.7.2 3000
+check "still running after them" kill -0 "$(cat "$work/small.pid")"
+
 check "SIGTERM stops the device cleanly" grep -q "device stopped" "$work/big.log"
 # netaudio 0.4.2 reads one 0x2010 response (at most 32 records): friendly names of TX 33+ show as factory names.
 check "TX 32 friendly name" q txname desk2 32 "TX 32"
