@@ -36,13 +36,21 @@ for i in range(count):
         s.sendto(bytes(b), (ip, port))
     except OSError:
         pass
-# Still alive and answering?
-s.settimeout(2)
-s.sendto(bytes.fromhex("27ff000a4242100200 00".replace(" ", "")), (ip, 4440))
-while True:
-    data, _ = s.recvfrom(2000)
-    if data[4:6] == b"\x42\x42":
+# Still alive and answering? The flood may have filled the socket buffer (UDP drops, by design), so ask
+# again a few times while the device works through the backlog.
+import time
+s.settimeout(1)
+data = b""
+for attempt in range(10):
+    s.sendto(bytes.fromhex("27ff000a4242100200 00".replace(" ", "")), (ip, 4440))
+    try:
+        while True:
+            data, _ = s.recvfrom(2000)
+            if data[4:6] == b"\x42\x42":
+                break
         break
+    except socket.timeout:
+        time.sleep(0.5)
 got = data[10:-1].decode(errors="replace")
 print(f"after {count} malformed datagrams the device answers its name request: {got!r}")
 sys.exit(0 if data[8:10] == b"\x00\x01" else 1)
