@@ -188,33 +188,11 @@ public final class DeviceRuntime: @unchecked Sendable {
         case .productInfoQuery: sendConmon(.productInfo(productInfo))
         case .identify: log.notice("identify requested by \(from.ipAddress ?? "?")")
         case .setSampleRate(let s):
-            if s.presence != 0 {
-                let rate = Int(s.value)
-                if DeviceConfig.sampleRates.contains(rate) {
-                    if rate != model.sampleRate {
-                        model.sampleRate = rate
-                        log.info("sample rate set to \(rate) by \(from.ipAddress ?? "?")")
-                        apply(.settings)
-                    }
-                } else {
-                    log.warning("refused sample rate \(rate) from \(from.ipAddress ?? "?")")
-                }
-            }
+            applySetting(s, allowed: DeviceConfig.sampleRates, \.sampleRate, what: "sample rate", from: from)
             sendConmon(.sampleRateStatus(ConmonChoiceStatus(current: UInt32(model.sampleRate),
                                                             options: DeviceConfig.sampleRates.map(UInt32.init))))
         case .setEncoding(let s):
-            if s.presence != 0 {
-                let bits = Int(s.value)
-                if DeviceConfig.encodings.contains(bits) {
-                    if bits != model.encoding {
-                        model.encoding = bits
-                        log.info("encoding set to \(bits) bits by \(from.ipAddress ?? "?")")
-                        apply(.settings)
-                    }
-                } else {
-                    log.warning("refused encoding \(bits) from \(from.ipAddress ?? "?")")
-                }
-            }
+            applySetting(s, allowed: DeviceConfig.encodings, \.encoding, what: "encoding", from: from)
             sendConmon(.encodingStatus(ConmonChoiceStatus(current: UInt32(model.encoding),
                                                           options: DeviceConfig.encodings.map(UInt32.init))))
         case .interfaceConfig(let req):
@@ -232,6 +210,21 @@ public final class DeviceRuntime: @unchecked Sendable {
         default:
             break
         }
+    }
+
+    /// A conmon set request (presence 1) for one of `allowed`; a probe (presence 0) changes nothing.
+    func applySetting(_ s: ConmonSetting, allowed: [Int], _ field: WritableKeyPath<DeviceModel, Int>, what: String,
+                      from: SocketAddress) {
+        guard s.presence != 0 else { return }
+        let value = Int(s.value)
+        guard allowed.contains(value) else {
+            log.warning("refused \(what) \(value) from \(from.ipAddress ?? "?")")
+            return
+        }
+        guard value != model[keyPath: field] else { return }
+        model[keyPath: field] = value
+        log.info("\(what) set to \(value) by \(from.ipAddress ?? "?")")
+        apply(.settings)
     }
 
     func sendConmon(_ message: ConmonMessage) {

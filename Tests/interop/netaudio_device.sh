@@ -83,7 +83,20 @@ na subscription add --tx "01@smallbox" --rx "rx:1@desk2" >/dev/null
 na subscription add --tx "TX 2@smallbox" --rx "rx:5@desk2" >/dev/null
 na subscription add --tx "02@smallbox" --rx "rx:6@desk2" >/dev/null
 na subscription remove --rx "rx:6@desk2" >/dev/null
+# Sample rate and encoding through conmon, with packets built by netaudio's own builder.
+"$root/scripts/netns.sh" exec "$pfx" 3 "$VENV/bin/python" - <<'PY'
+import socket
+from netaudio import core
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.sendto(core.build_command({"command": "set_sample_rate", "sample_rate": 96000, "message_id": 11}), ("10.99.7.1", 8700))
+s.sendto(core.build_command({"command": "set_encoding", "encoding": 16, "message_id": 12}), ("10.99.7.1", 8700))
+s.sendto(core.build_command({"command": "set_sample_rate", "sample_rate": 22050, "message_id": 13}), ("10.99.7.1", 8700))
+PY
 sleep 1
+state_has() { grep -q "\"$1\" : $2" "$work"/state-big/*.json; }
+check "sample rate 96000 applied and saved" state_has sampleRate 96000
+check "encoding 16 applied and saved" state_has encoding 16
+check "unsupported rate refused" grep -q "refused sample rate 22050" "$work/big.log"
 list_json
 check "renamed device listed" q device desk2 10.99.7.1 40 20
 check "old name gone" q absent bigdesk
