@@ -78,7 +78,7 @@ check "RX 20 name" q rxname bigdesk 20 "RX 20"
 na --host 10.99.7.1 device name desk2 >/dev/null
 na --host 10.99.7.1 channel name tx:3 Vox >/dev/null
 na --host 10.99.7.1 channel name rx:2 Room >/dev/null
-na --host 10.99.7.1 device config latency 1 >/dev/null || true
+na --host 10.99.7.1 device config latency 1 >/dev/null
 na subscription add --tx "01@smallbox" --rx "rx:1@desk2" >/dev/null
 na subscription add --tx "TX 2@smallbox" --rx "rx:5@desk2" >/dev/null
 na subscription add --tx "02@smallbox" --rx "rx:6@desk2" >/dev/null
@@ -96,6 +96,7 @@ sleep 1
 state_has() { grep -q "\"$1\" : $2" "$work"/state-big/*.json; }
 check "sample rate 96000 applied and saved" state_has sampleRate 96000
 check "encoding 16 applied and saved" state_has encoding 16
+check "latency 1 ms from netaudio applied and saved" state_has latencyNs 1000000
 check "unsupported rate refused" grep -q "refused sample rate 22050" "$work/big.log"
 list_json
 check "renamed device listed" q device desk2 10.99.7.1 40 20
