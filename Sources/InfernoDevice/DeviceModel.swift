@@ -92,6 +92,18 @@ public struct DeviceModel: Sendable {
                             field10: UInt16(encoding), field12: UInt16(encoding))
     }
 
+    /// After an mDNS name conflict: the next free variant of the current name (`studio` → `studio-2` → `studio-3`),
+    /// kept within 31 characters.
+    public mutating func renameAfterConflict() -> String {
+        var base = name, n = 2
+        if let dash = name.lastIndex(of: "-"), let k = Int(name[name.index(after: dash)...]), k >= 2 {
+            base = String(name[..<dash]); n = k + 1
+        }
+        let suffix = "-\(n)"
+        name = String(base.prefix(31 - suffix.count)) + suffix
+        return name
+    }
+
     public mutating func takeChangedRx() -> [Int] {
         defer { changedRx = [] }
         return changedRx.sorted()

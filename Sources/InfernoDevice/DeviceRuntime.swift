@@ -71,6 +71,12 @@ public final class DeviceRuntime: @unchecked Sendable {
                 handleConmon(ep, b, from)
             }
             mdns = try MDNSServer(group: group, interface: interface, zone: advertisement.zone)
+            mdns.onConflict = { [unowned self] in
+                let old = model.name
+                let new = model.renameAfterConflict()
+                log.warning("another device on the network uses the name \(old): renamed to \(new)")
+                apply(.name)
+            }
         } catch {
             shutdownSockets()
             try? group.syncShutdownGracefully()

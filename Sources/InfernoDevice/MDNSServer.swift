@@ -17,6 +17,10 @@ public final class MDNSServer: @unchecked Sendable {
     private var stopped = false
     public private(set) var malformed = 0
     public private(set) var answered = 0
+    /// Called on the event loop when another host answers for one of our names with other data (RFC 6762 §9),
+    /// e.g. our probe was answered; the owner picks a new name and calls `update(zone:)`. Set before `start()`.
+    public var onConflict: (@Sendable () -> Void)?
+    private var probing = false
 
     public init(group: EventLoopGroup, interface: HostInterface, zone: MDNSZone, port: Int = Int(MDNSResponder.port)) throws {
         iface = interface
@@ -34,10 +38,27 @@ public final class MDNSServer: @unchecked Sendable {
         box.server = self
     }
 
-    /// Announces twice, one second apart (RFC 6762 §8.3).
+    /// Probes three times 250 ms apart (RFC 6762 §8.1), then announces twice, one second apart (§8.3).
+    /// A conflict seen while probing or later calls `onConflict`.
     public func start() {
-        loop.execute { self.announce() }
-        loop.scheduleTask(in: .seconds(1)) { self.announce() }
+        loop.execute { self.probe() }
+    }
+
+    func probe() {
+        probing = true
+        let generation = responder.zone
+        for i in 0..<3 {
+            loop.scheduleTask(in: .milliseconds(Int64(250 * i))) {
+                guard self.probing, self.responder.zone == generation else { return }
+                self.sendMulticast(self.responder.probe())
+            }
+        }
+        loop.scheduleTask(in: .milliseconds(750)) {
+            guard self.probing, self.responder.zone == generation else { return }
+            self.probing = false
+            self.announce()
+            self.loop.scheduleTask(in: .seconds(1)) { self.announce() }
+        }
     }
 
     /// Replaces the published records (rename, channel rename): goodbye for what disappears, then announce.
@@ -46,9 +67,14 @@ public final class MDNSServer: @unchecked Sendable {
             guard let next = try? MDNSResponder(zone: zone), next.zone != self.responder.zone else { return }
             let gone = self.responder.allRecords.filter { old in !next.allRecords.contains(old) }
             if !gone.isEmpty { self.sendMulticast(DNSMessage.mdnsResponse(answers: gone.map(\.goodbye))) }
+            let renamed = next.hostName != self.responder.hostName
             self.responder = next
-            self.announce()
-            self.loop.scheduleTask(in: .seconds(1)) { self.announce() }
+            if renamed {
+                self.probe()
+            } else {
+                self.announce()
+                self.loop.scheduleTask(in: .seconds(1)) { self.announce() }
+            }
         }
     }
 
@@ -79,6 +105,13 @@ public final class MDNSServer: @unchecked Sendable {
         guard iface.contains(src) || (iface.isLoopback && src >> 24 == 127) else { return }
         let query: DNSMessage
         do { query = try DNSMessage.decode(bytes) } catch { malformed += 1; return }
+        // Only answers from other hosts count (our own announcements loop back, and may carry data we have just
+        // replaced); a newcomer probing for our name gets our answer and renames itself (§8.1).
+        if query.isResponse, src != iface.address, responder.conflicts(with: query) {
+            probing = false
+            onConflict?()
+            return
+        }
         guard let reply = responder.respond(to: query, sourcePort: UInt16(from.port ?? 0)) else { return }
         answered += 1
         switch reply.destination {

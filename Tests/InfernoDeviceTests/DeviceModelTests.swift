@@ -104,6 +104,17 @@ import Testing
         #expect(mixed.status == .error && m.rx[2].subscription != nil)
     }
 
+    @Test func conflictRenames() {
+        var m = model()
+        #expect(m.renameAfterConflict() == "studio-2")
+        #expect(m.renameAfterConflict() == "studio-3")
+        #expect(m.state.name == "studio-3")
+        var long = DeviceModel(config: { var c = DeviceConfig(); c.name = String(repeating: "a", count: 31); return c }(),
+                               deviceID: DeviceID(hex: "001dc1fffe5279b6")!, state: DeviceState())
+        let n = long.renameAfterConflict()
+        #expect(n.count == 31 && n.hasSuffix("-2") && DeviceConfig.nameProblem(n) == nil)
+    }
+
     @Test func stateRoundTrip() throws {
         var m = model()
         _ = try ask(&m, .subscribe(ARCSubscriptionRequest(records: [.init(rxChannel: 5, txChannel: "TX 1", txDevice: "lx")])))

@@ -139,7 +139,16 @@ list_json
 check "second instance on one host listed" q device smallbox2 10.99.7.2 4 4
 check "first instance still listed" q device smallbox 10.99.7.2 2 2
 
-# 5. Same ports twice: a one-line error naming the port and the option, exit code 2.
+# 5. A second device taking an existing name on the network loses the mDNS probe and renames itself.
+start_device 3 dup --name smallbox --tx 2 --rx 2
+sleep 3
+check "name conflict resolved by renaming" grep -q "renamed to smallbox-2" "$work/dup.log"
+list_json
+check "original keeps its name" q device smallbox 10.99.7.2 2 2
+check "newcomer listed as smallbox-2" q device smallbox-2 10.99.7.3 2 2
+stop_device dup
+
+# 6. Same ports twice: a one-line error naming the port and the option, exit code 2.
 set +e
 "$root/scripts/netns.sh" exec "$pfx" 2 "$INFERNO_BIN" run --bind eth0 --state-dir "$work/state-x" --name clash >"$work/clash.log" 2>&1
 rc=$?
@@ -147,7 +156,7 @@ set -e
 check "port clash exits 2" test "$rc" -eq 2
 check "port clash names the port and --ports" grep -q "port 4440 .*already in use.*--ports" "$work/clash.log"
 
-# 6. Malformed ARC/CMC/conmon/mDNS datagrams from another host: the device keeps running and answering.
+# 7. Malformed ARC/CMC/conmon/mDNS datagrams from another host: the device keeps running and answering.
 check "survives 3000 malformed datagrams" "$root/scripts/netns.sh" exec "$pfx" 3 "$VENV/bin/python" "$here/garbage.py" 10.99.7.2 3000
 check "still running after them" kill -0 "$(cat "$work/small.pid")"
 
