@@ -196,7 +196,9 @@ public struct DeviceModel: Sendable {
         case .bulkUnsubscribe(let channels):
             return apply(channels.map { ($0, nil, nil) }, changes: &changes)
         case .txFlows, .rxFlows:
-            return (.success, .flows(ARCFlowTable(slots: 32)))
+            // No flows yet. netaudio 0.4.2's parser takes an empty table only in this form (body[0] = 1,
+            // body[1] = 0 flows, two bytes of padding); with it, netaudio's sample-rate change goes ahead.
+            return (.success, .raw([0x01, 0x00, 0x00, 0x00]))
         case .portRanges:
             // No media receive sockets exist yet (the media engine lands with the flows issue).
             return (.success, .portRanges([]))

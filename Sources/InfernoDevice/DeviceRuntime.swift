@@ -126,7 +126,14 @@ public final class DeviceRuntime: @unchecked Sendable {
                            latencyNs: model.latencyNs, txChannels: model.tx.map { ($0.factory, $0.name) })
     }
 
-    var boardInfo: BoardInfo { BoardInfo(boardCodename: "Inferno", boardName: DeviceModel.boardName) }
+    /// Feature flags (content 0x14, big-endian u32) as netaudio 0.4.2's parser reads them: bit 0 identify,
+    /// bit 3 sample rate configurable, bit 4 encoding configurable (bit 9 pull-up, 13 redundancy, 14 static IP,
+    /// 15 metering, 26 AES67, 27 locking: not offered). 0x1000 is Inferno's "has manufacturer name".
+    static let featureFlags: UInt32 = 0x0000_1000 | 0x01 | 0x08 | 0x10
+
+    var boardInfo: BoardInfo {
+        BoardInfo(boardCodename: "Inferno", boardName: DeviceModel.boardName, featureFlags: Self.featureFlags)
+    }
     var productInfo: ProductInfo {
         ProductInfo(manufacturer: DanteAdvertisement.manufacturer, model: DanteAdvertisement.model, boardName: "Inferno")
     }

@@ -97,6 +97,12 @@ state_has() { grep -q "\"$1\" : $2" "$work"/state-big/*.json; }
 check "sample rate 96000 applied and saved" state_has sampleRate 96000
 check "encoding 16 applied and saved" state_has encoding 16
 check "latency 1 ms from netaudio applied and saved" state_has latencyNs 1000000
+# …and through netaudio's own CLI, which first checks the capabilities our 0x0060 board info advertises.
+na --host 10.99.7.1 device config sample-rate 88200 >"$work/rate.out"
+na --host 10.99.7.1 device config encoding 32 >>"$work/rate.out"
+sleep 1
+check "netaudio CLI sets the sample rate" state_has sampleRate 88200
+check "netaudio CLI sets the encoding" state_has encoding 32
 check "unsupported rate refused" grep -q "refused sample rate 22050" "$work/big.log"
 list_json
 check "renamed device listed" q device desk2 10.99.7.1 40 20
