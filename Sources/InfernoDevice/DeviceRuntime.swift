@@ -57,8 +57,6 @@ public final class DeviceRuntime: @unchecked Sendable {
         loop = group.next()
     }
 
-    public var name: String { (try? loop.submit { self.model.name }.wait()) ?? model.name }
-
     /// Binds every socket and starts announcing. A port in use is an error naming the port and the option.
     public func start() throws {
         do {
@@ -70,8 +68,7 @@ public final class DeviceRuntime: @unchecked Sendable {
             conmon = try bind(host, ports.conmon, what: "conmon", options: conmonOptions) { [unowned self] ep, b, from in
                 handleConmon(ep, b, from)
             }
-            mdns = try MDNSServer(group: group, interface: interface, zone: advertisement.zone)
-            mdns.onConflict = { [unowned self] in
+            mdns = try MDNSServer(group: group, interface: interface, zone: advertisement.zone) { [unowned self] in
                 let old = model.name
                 let new = model.renameAfterConflict()
                 log.warning("another device on the network uses the name \(old): renamed to \(new)")

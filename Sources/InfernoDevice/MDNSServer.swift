@@ -18,12 +18,14 @@ public final class MDNSServer: @unchecked Sendable {
     public private(set) var malformed = 0
     public private(set) var answered = 0
     /// Called on the event loop when another host answers for one of our names with other data (RFC 6762 §9),
-    /// e.g. our probe was answered; the owner picks a new name and calls `update(zone:)`. Set before `start()`.
-    public var onConflict: (@Sendable () -> Void)?
+    /// e.g. our probe was answered; the owner picks a new name and calls `update(zone:)`.
+    let onConflict: (@Sendable () -> Void)?
     private var probing = false
 
-    public init(group: EventLoopGroup, interface: HostInterface, zone: MDNSZone, port: Int = Int(MDNSResponder.port)) throws {
+    public init(group: EventLoopGroup, interface: HostInterface, zone: MDNSZone, port: Int = Int(MDNSResponder.port),
+                onConflict: (@Sendable () -> Void)? = nil) throws {
         iface = interface
+        self.onConflict = onConflict
         responder = try MDNSResponder(zone: zone)
         var options = UDPEndpoint.Options()
         options.reusePort = true
