@@ -22,13 +22,16 @@ let package = Package(
         .systemLibrary(name: "COpus", pkgConfig: "opus", providers: [.apt(["libopus-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
+        // Linux calls Glibc's Swift module hides (sendmmsg/recvmmsg, thread names).
+        .target(name: "CInfernoSys"),
+
         // Sans-I/O wire layer: no sockets, no clocks, no Foundation.
         .target(name: "InfernoProtocol"),
         // Ring buffers, sample conversion, clock math. No Foundation either.
         .target(name: "InfernoMedia", dependencies: ["InfernoProtocol"]),
         // Sockets, threads, servers, engines, clock sources, state, config.
         .target(name: "InfernoDevice",
-                dependencies: ["InfernoProtocol", "InfernoMedia", "CALSA", "CPipeWire", "COpus", "CZlib",
+                dependencies: ["InfernoProtocol", "InfernoMedia", "CInfernoSys", "CALSA", "CPipeWire", "COpus", "CZlib",
                                .product(name: "NIOCore", package: "swift-nio"),
                                .product(name: "NIOPosix", package: "swift-nio"),
                                .product(name: "Logging", package: "swift-log")]),

@@ -18,6 +18,12 @@ public struct DeviceConfig: Equatable, Sendable {
     public var latencyMs: Double = 4
     public var stateDir: String?
     public var logLevel: String = "info"
+    /// What the TX channels carry when no app feeds them: silence, tone[:HZ], pattern, wav:FILE, raw:FILE, -.
+    public var txSource: TxSourceSpec = .silence
+    /// TPDF dither when reducing depth (`--dither tpdf|off`).
+    public var dither: Bool = true
+    /// `--clock` as given (auto, system, usrvclock[:PATH], phc:/dev/ptpN); parsed by the clock layer.
+    public var clock: String = "auto"
 
     public init() {}
 
@@ -76,6 +82,15 @@ public struct DeviceConfig: Equatable, Sendable {
             c.latencyMs = ms
         }
         if let (v, _) = value("state-dir", "INFERNO_STATE_DIR") { c.stateDir = v }
+        if let (v, s) = value("tx-source", "INFERNO_TX_SOURCE") { c.txSource = try TxSourceSpec.parse(v, setting: s) }
+        if let (v, s) = value("dither", "INFERNO_DITHER") {
+            switch v {
+            case "tpdf", "on": c.dither = true
+            case "off", "none": c.dither = false
+            default: throw ConfigError(setting: s, value: v, reason: "must be tpdf or off")
+            }
+        }
+        if let (v, _) = value("clock", "INFERNO_CLOCK") { c.clock = v }
         if let (v, s) = value("log-level", "INFERNO_LOG_LEVEL") {
             let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
             guard levels.contains(v) else { throw ConfigError(setting: s, value: v, reason: "must be one of \(levels.joined(separator: ", "))") }
@@ -111,11 +126,43 @@ public struct DeviceConfig: Equatable, Sendable {
     }
 }
 
+/// `--tx-source`: what the device transmits on its TX channels.
+public enum TxSourceSpec: Equatable, Sendable {
+    case silence
+    case tone(Double)
+    case pattern
+    case wav(String)
+    case raw(String)
+    case stdin
+
+    public static func parse(_ v: String, setting: String) throws(ConfigError) -> TxSourceSpec {
+        switch v {
+        case "silence": return .silence
+        case "pattern": return .pattern
+        case "tone": return .tone(1000)
+        case "-": return .stdin
+        default: break
+        }
+        if v.hasPrefix("tone:") {
+            guard let hz = Double(v.dropFirst(5)), hz > 0, hz < 100_000 else {
+                throw ConfigError(setting: setting, value: v, reason: "tone frequency must be a number of Hz above 0 and below 100000")
+            }
+            return .tone(hz)
+        }
+        if v.hasPrefix("wav:"), v.count > 4 { return .wav(String(v.dropFirst(4))) }
+        if v.hasPrefix("raw:"), v.count > 4 { return .raw(String(v.dropFirst(4))) }
+        throw ConfigError(setting: setting, value: v, reason: "must be silence, tone[:HZ], pattern, wav:FILE, raw:FILE or -")
+    }
+}
+
 /// A configuration mistake: one line, naming the setting.
 public struct ConfigError: Error, Equatable, CustomStringConvertible {
     public var setting: String
     public var value: String
     public var reason: String
+    public init(setting: String, value: String, reason: String) {
+        self.setting = setting; self.value = value; self.reason = reason
+    }
     public var description: String { "\(setting): \"\(value)\" \(reason)" }
 }
 

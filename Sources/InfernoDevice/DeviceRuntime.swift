@@ -26,6 +26,15 @@ public final class DeviceRuntime: @unchecked Sendable {
     var cmc: UDPEndpoint!
     var conmon: UDPEndpoint!
     var mdns: MDNSServer!
+    var flowControl: UDPEndpoint!
+    var flowClient: UDPEndpoint!
+    var querier: MDNSQuerier!
+    var flowServer: FlowControlServer!
+    var subscriber: Subscriber!
+    var mediaTask: RepeatedTask?
+    public let clock: MediaClockSource
+    public let tx: TxEngine
+    public let rx: RxEngine
     public private(set) var counters = Counters()
 
     public struct Counters: Sendable {
@@ -38,7 +47,8 @@ public final class DeviceRuntime: @unchecked Sendable {
     static let heartbeatGroup = "224.0.0.233"
 
     /// Resolves the interface, device id and state; binds nothing yet.
-    public init(config: DeviceConfig, environment: [String: String], logger: Logger) throws {
+    public init(config: DeviceConfig, environment: [String: String], logger: Logger,
+                clock: MediaClockSource? = nil, txSource: TxSampleSource? = nil) throws {
         self.config = config
         log = logger
         interface = try NetworkInterfaces.resolve(config.bind)
@@ -55,6 +65,22 @@ public final class DeviceRuntime: @unchecked Sendable {
         }
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         loop = group.next()
+        let clock = clock ?? SystemMediaClock()
+        self.clock = clock
+        let rate = UInt32(model.sampleRate)
+        tx = TxEngine(clock: clock, source: txSource ?? Self.makeSource(config.txSource, sampleRate: rate),
+                      sampleRate: rate, dither: config.dither ? .tpdf : .none)
+        // Room for the latency plus a safety margin, at least ~0.7 s at 48 kHz.
+        let latencySamples = Int(Double(rate) * min(1.0, max(config.latencyMs, Double(model.latencyNs) / 1e6) / 1000))
+        rx = RxEngine(clock: clock, channels: config.rxChannels, sampleRate: rate, ringCapacity: max(32768, latencySamples * 4))
+    }
+
+    static func makeSource(_ spec: TxSourceSpec, sampleRate: UInt32) -> TxSampleSource {
+        switch spec {
+        case .pattern: return PatternSource()
+        case .tone(let hz): return ToneSource(frequency: hz, sampleRate: sampleRate)
+        default: return SilenceSource()
+        }
     }
 
     /// Binds every socket and starts announcing. A port in use is an error naming the port and the option.
@@ -68,19 +94,41 @@ public final class DeviceRuntime: @unchecked Sendable {
             conmon = try bind(host, ports.conmon, what: "conmon", options: conmonOptions) { [unowned self] ep, b, from in
                 handleConmon(ep, b, from)
             }
-            mdns = try MDNSServer(group: group, interface: interface, zone: advertisement.zone) { [unowned self] in
+            flowControl = try bind(host, ports.flowControl, what: "flow control") { [unowned self] ep, b, from in
+                flowServer.handle(b, from: from) { ep.send($0, to: from) }
+            }
+            flowClient = try bind(host, 0, what: "flow client") { [unowned self] _, b, _ in subscriber.flowResponse(b) }
+            querier = try MDNSQuerier(group: group, interface: interface)
+            mdns = try MDNSServer(group: group, interface: interface, zone: advertisement.zone, onConflict: { [unowned self] in
                 let old = model.name
                 let new = model.renameAfterConflict()
                 log.warning("another device on the network uses the name \(old): renamed to \(new)")
                 apply(.name)
-            }
+            }, onResponse: { [unowned self] message in subscriber?.heard(message) })
         } catch {
             shutdownSockets()
             try? group.syncShutdownGracefully()
             throw error
         }
+        flowServer = FlowControlServer(engine: tx, bindIP: interface.address, limits: txLimits, logger: log)
+        subscriber = Subscriber(engine: rx, querier: querier, flowClient: flowClient, bindIP: interface.address,
+                                processID: config.processID, sampleRate: UInt32(model.sampleRate),
+                                latencyNs: UInt64(model.latencyNs), logger: log) { [unowned self] in model.name }
+        subscriber.onStatus = { [unowned self] changed in statusChanged(changed) }
+        tx.start()
+        rx.start()
+        if !tx.realtime || !rx.realtime {
+            log.notice("audio threads run without real-time priority (SCHED_FIFO not permitted: run as root, or grant CAP_SYS_NICE / an rtprio limit)")
+        }
+        log.info("media clock: \(clock.description) — \(clock.status)")
         mdns.start()
         try loop.submit {
+            self.subscriber.sync(self.model.rx.map(\.subscription))
+            self.mediaTask = self.loop.scheduleRepeatedTask(initialDelay: .milliseconds(50), delay: .milliseconds(250)) { _ in
+                self.flowServer.poll()
+                self.subscriber.sync(self.model.rx.map(\.subscription))
+                self.subscriber.tick()
+            }
             self.sendConmon(.boardInfo(self.boardInfo))
             self.sendConmon(.productInfo(self.productInfo))
             self.heartbeatTask = self.loop.scheduleRepeatedTask(initialDelay: .zero, delay: .seconds(1)) { _ in
@@ -103,19 +151,84 @@ public final class DeviceRuntime: @unchecked Sendable {
     public func stop() {
         _ = try? loop.submit {
             self.heartbeatTask?.cancel()
+            self.mediaTask?.cancel()
+            self.subscriber?.stopAll()
             self.persist()
         }.wait()
+        tx.stop()
+        rx.stop()
         mdns?.stop()
+        querier?.close()
         shutdownSockets()
+        clock.close()
         try? group.syncShutdownGracefully()
         log.info("device stopped")
     }
 
     func shutdownSockets() {
-        for ep in [arc, cmc, conmon] { ep?.close() }
+        for ep in [arc, cmc, conmon, flowControl, flowClient] { ep?.close() }
+    }
+
+    // MARK: media
+
+    var txLimits: TxFlowTable.Limits {
+        TxFlowTable.Limits(sampleRate: UInt32(model.sampleRate), txChannels: model.tx.count)
+    }
+
+    /// The subscriber changed channel statuses: mirror them into the model (ARC 0x3000) and notify (0x0102).
+    func statusChanged(_ changed: [Int]) {
+        var notify: [Int] = []
+        for ch in changed where ch >= 1 && ch <= model.rx.count {
+            let (status, receiving) = subscriber.status(ch - 1)
+            if model.rx[ch - 1].status != status || model.rx[ch - 1].receiving != receiving {
+                model.rx[ch - 1].status = status
+                model.rx[ch - 1].receiving = receiving
+                notify.append(ch)
+                let sub = model.rx[ch - 1].subscription.map { "\($0.txChannel)@\($0.txDevice)" } ?? "-"
+                log.info("RX \(ch) (\(sub)): \(Self.statusText(status, receiving))")
+            }
+        }
+        if !notify.isEmpty { sendConmon(.rxChannelChange(ChannelBitmap(channels: notify))) }
+    }
+
+    static func statusText(_ s: ARCSubscriptionStatus, _ receiving: Bool) -> String {
+        switch s {
+        case .none: return "not subscribed"
+        case .unresolved: return "unresolved"
+        case .inProgress: return "flow established, waiting for media"
+        case .unicast: return receiving ? "receiving (unicast)" : "connected"
+        case .txFail: return "transmitter refused the flow"
+        case .tooManyTxFlows: return "transmitter has no free flow"
+        default: return "status \(s)"
+        }
+    }
+
+    /// Statistics for status lines.
+    public struct MediaStatus: Sendable {
+        public var clockAvailable: Bool
+        public var txPackets: UInt64, txFlows: Int, txDropouts: UInt64
+        public var rxPackets: UInt64, rxLate: UInt64, rxOutOfWindow: UInt64, rxMalformed: UInt64
+    }
+
+    public var mediaStatus: MediaStatus {
+        var s = MediaStatus(clockAvailable: tx.stats.clockAvailable.load(ordering: .relaxed),
+                            txPackets: tx.stats.packets.load(ordering: .relaxed),
+                            txFlows: tx.stats.activeFlows.load(ordering: .relaxed),
+                            txDropouts: tx.stats.dropouts.load(ordering: .relaxed),
+                            rxPackets: 0, rxLate: 0, rxOutOfWindow: 0, rxMalformed: 0)
+        for f in rx.flowStats {
+            s.rxPackets += f.packets.load(ordering: .relaxed)
+            s.rxLate += f.late.load(ordering: .relaxed)
+            s.rxOutOfWindow += f.outOfWindow.load(ordering: .relaxed)
+            s.rxMalformed += f.malformed.load(ordering: .relaxed)
+        }
+        return s
     }
 
     // MARK: state derived from the model
+
+    /// The device's current sample rate.
+    public var sampleRate: Int { (try? loop.submit { self.model.sampleRate }.wait()) ?? config.sampleRate }
 
     var advertisement: DanteAdvertisement {
         DanteAdvertisement(name: model.name, ipv4: interface.address, ports: ports, deviceID: deviceID,
@@ -156,6 +269,8 @@ public final class DeviceRuntime: @unchecked Sendable {
             mdns.update(zone: advertisement.zone)
         }
         if changes.contains(.name) { log.info("renamed to \(model.name)") }
+        if changes.contains(.settings) { mediaSettingsChanged() }
+        if changes.contains(.subscriptions) { subscriber?.sync(model.rx.map(\.subscription)); subscriber?.tick() }
         let rx = model.takeChangedRx()
         if !rx.isEmpty {
             sendConmon(.rxChannelChange(ChannelBitmap(channels: rx)))
@@ -166,6 +281,20 @@ public final class DeviceRuntime: @unchecked Sendable {
         }
         if changes.contains(.rxNames) { sendConmon(.rxChannelChange(ChannelBitmap(channels: 1...max(1, model.rx.count)))) }
         if changes.contains(.txNames) { sendConmon(.txChannelChange(ChannelBitmap(channels: 1...max(1, model.tx.count)))) }
+    }
+
+    func mediaSettingsChanged() {
+        guard let subscriber else { return }
+        if UInt32(model.sampleRate) != subscriber.sampleRate {
+            log.info("sample rate now \(model.sampleRate) Hz: restarting flows")
+            tx.setSampleRate(UInt32(model.sampleRate))
+            flowServer.removeAll()
+            flowServer.table.limits = txLimits
+            subscriber.sampleRate = UInt32(model.sampleRate)
+            subscriber.stopAll()
+            subscriber.sync(model.rx.map { _ in nil })
+        }
+        subscriber.latencyNs = UInt64(model.latencyNs)
     }
 
     // MARK: CMC

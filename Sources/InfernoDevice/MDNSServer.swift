@@ -20,12 +20,15 @@ public final class MDNSServer: @unchecked Sendable {
     /// Called on the event loop when another host answers for one of our names with other data (RFC 6762 §9),
     /// e.g. our probe was answered; the owner picks a new name and calls `update(zone:)`.
     let onConflict: (@Sendable () -> Void)?
+    /// Called on the event loop with every mDNS response heard (announcements of other devices included).
+    let onResponse: (@Sendable (DNSMessage) -> Void)?
     private var probing = false
 
     public init(group: EventLoopGroup, interface: HostInterface, zone: MDNSZone, port: Int = Int(MDNSResponder.port),
-                onConflict: (@Sendable () -> Void)? = nil) throws {
+                onConflict: (@Sendable () -> Void)? = nil, onResponse: (@Sendable (DNSMessage) -> Void)? = nil) throws {
         iface = interface
         self.onConflict = onConflict
+        self.onResponse = onResponse
         responder = try MDNSResponder(zone: zone)
         var options = UDPEndpoint.Options()
         options.reusePort = true
@@ -109,6 +112,7 @@ public final class MDNSServer: @unchecked Sendable {
         do { query = try DNSMessage.decode(bytes) } catch { malformed += 1; return }
         // Only answers from other hosts count (our own announcements loop back, and may carry data we have just
         // replaced); a newcomer probing for our name gets our answer and renames itself (§8.1).
+        if query.isResponse { onResponse?(query) }
         if query.isResponse, src != iface.address, responder.conflicts(with: query) {
             probing = false
             onConflict?()

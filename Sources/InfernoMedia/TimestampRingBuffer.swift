@@ -85,6 +85,48 @@ public final class TimestampRingBuffer: @unchecked Sendable {
         return present
     }
 
+    /// Consumer: one channel of frames t, t+1, … to `dst[0], dst[stride], …`; absent frames read as zero.
+    /// Returns how many frames were present.
+    @inlinable
+    @discardableResult
+    public func readChannel(_ channel: Int, at t: UInt64, count: Int, into dst: UnsafeMutablePointer<Int32>,
+                            stride: Int = 1) -> Int {
+        precondition(count >= 0 && channel >= 0 && channel < channels)
+        var present = 0
+        var d = dst
+        for i in 0..<count {
+            let index = t &+ UInt64(i)
+            let slot = Int(truncatingIfNeeded: index & mask)
+            let before = tags[slot].load(ordering: .acquiring)
+            var v: Int32 = 0
+            if before == index && index != TimestampRingBuffer.emptyTag {
+                v = frames[slot * channels + channel]
+                atomicMemoryFence(ordering: .acquiring)
+                if tags[slot].load(ordering: .relaxed) == index { present += 1 } else { v = 0 }
+            }
+            d.pointee = v
+            d += stride
+        }
+        return present
+    }
+
+    /// Producer: one channel's samples for frames t, t+1, … from `src[0], src[stride], …` in a single-channel
+    /// ring (precondition: `channels == 1`).
+    @inlinable
+    public func writeMono(at t: UInt64, count: Int, from src: UnsafePointer<Int32>, stride: Int) {
+        precondition(channels == 1 && count >= 0)
+        var s = src
+        for i in 0..<count {
+            let index = t &+ UInt64(i)
+            let slot = Int(truncatingIfNeeded: index & mask)
+            tags[slot].store(TimestampRingBuffer.emptyTag, ordering: .relaxed)
+            atomicMemoryFence(ordering: .releasing)
+            frames[slot] = s.pointee
+            tags[slot].store(index, ordering: .releasing)
+            s += stride
+        }
+    }
+
     /// True if frame `t` is currently stored.
     @inlinable
     public func contains(_ t: UInt64) -> Bool {
