@@ -84,9 +84,9 @@ struct Record: ParsableCommand {
             }
             let m = runtime.mediaStatus
             let secs = Double(recorder.framesRecorded.load(ordering: .relaxed)) / Double(runtime.sampleRate)
-            let line = String(format: "record %.1f s | clock %@ | peak dBFS %@ | rx packets %llu late %llu out-of-window %llu | missing %d stalled-output %d\n",
+            let line = String(format: "record %.1f s | clock %@ | peak dBFS %@ | rx packets %llu late %llu out-of-window %llu malformed %llu foreign %llu | missing %d stalled-output %d\n",
                               secs, m.clockAvailable ? runtime.clock.description : "UNAVAILABLE",
-                              peaks.joined(separator: " "), m.rxPackets, m.rxLate, m.rxOutOfWindow,
+                              peaks.joined(separator: " "), m.rxPackets, m.rxLate, m.rxOutOfWindow, m.rxMalformed, m.rxForeign,
                               recorder.missingSamples.load(ordering: .relaxed), recorder.stalledTotal)
             FileHandle.standardError.write(Data(line.utf8))
         }

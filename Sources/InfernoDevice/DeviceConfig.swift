@@ -24,6 +24,9 @@ public struct DeviceConfig: Equatable, Sendable {
     public var dither: Bool = true
     /// `--clock` as given (auto, system, usrvclock[:PATH], phc:/dev/ptpN); parsed by the clock layer.
     public var clock: String = "auto"
+    /// Settings given by flag or environment (flag names). Those override what a controller saved in the state
+    /// file (sample-rate, encoding, latency-ms); settings not given keep the saved value.
+    public var explicit: Set<String> = []
 
     public init() {}
 
@@ -38,8 +41,8 @@ public struct DeviceConfig: Equatable, Sendable {
     public static func resolve(flags: [String: String], environment: [String: String]) throws(ConfigError) -> DeviceConfig {
         var c = DeviceConfig()
         func value(_ flag: String, _ env: String?) -> (String, String)? {
-            if let v = flags[flag] { return (v, setting(flag, env)) }
-            if let env, let v = environment[env], !v.isEmpty { return (v, setting(flag, env)) }
+            if let v = flags[flag] { c.explicit.insert(flag); return (v, setting(flag, env)) }
+            if let env, let v = environment[env], !v.isEmpty { c.explicit.insert(flag); return (v, setting(flag, env)) }
             return nil
         }
         if let (v, s) = value("name", "INFERNO_NAME") {

@@ -64,9 +64,12 @@ public struct DeviceModel: Sendable {
             }
             return ch
         }
-        sampleRate = state.sampleRate ?? config.sampleRate
-        encoding = state.encoding ?? config.encoding
-        latencyNs = state.latencyNs ?? UInt32(min(Double(Self.maxLatencyNs), config.latencyMs * 1_000_000))
+        // A setting given on the command line (or environment) wins over the saved one; otherwise what a controller
+        // set last is kept.
+        let configLatency = UInt32(min(Double(Self.maxLatencyNs), config.latencyMs * 1_000_000))
+        sampleRate = config.explicit.contains("sample-rate") ? config.sampleRate : state.sampleRate ?? config.sampleRate
+        encoding = config.explicit.contains("encoding") ? config.encoding : state.encoding ?? config.encoding
+        latencyNs = config.explicit.contains("latency-ms") ? configLatency : state.latencyNs ?? configLatency
     }
 
     /// `01`, `02`, … `99`, `100`, …

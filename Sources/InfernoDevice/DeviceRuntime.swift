@@ -1,4 +1,5 @@
 import Foundation
+import InfernoMedia
 import InfernoProtocol
 import Logging
 import NIOCore
@@ -71,8 +72,9 @@ public final class DeviceRuntime: @unchecked Sendable {
         tx = TxEngine(clock: clock, source: txSource ?? Self.makeSource(config.txSource, sampleRate: rate),
                       sampleRate: rate, dither: config.dither ? .tpdf : .none)
         // Room for the latency plus a safety margin, at least ~0.7 s at 48 kHz.
-        let latencySamples = Int(Double(rate) * min(1.0, max(config.latencyMs, Double(model.latencyNs) / 1e6) / 1000))
-        rx = RxEngine(clock: clock, channels: config.rxChannels, sampleRate: rate, ringCapacity: max(32768, latencySamples * 4))
+        let latencySamples = Int(Double(rate) * Double(model.latencyNs) / 1e9)
+        rx = RxEngine(clock: clock, channels: config.rxChannels, sampleRate: rate, ringCapacity: max(32768, latencySamples * 4),
+                      defaultLatencySamples: Int64(MediaClock.samples(forDuration: UInt64(model.latencyNs), sampleRate: rate)))
     }
 
     static func makeSource(_ spec: TxSourceSpec, sampleRate: UInt32) -> TxSampleSource {
@@ -149,6 +151,8 @@ public final class DeviceRuntime: @unchecked Sendable {
 
     /// Sends goodbyes, closes every socket and stops the event loop.
     public func stop() {
+        let m = mediaStatus
+        log.info("media totals: tx packets \(m.txPackets), tx dropouts \(m.txDropouts), flow requests refused \(m.flowRequestsRefused), malformed \(m.flowRequestsMalformed); rx packets \(m.rxPackets), late \(m.rxLate), out-of-window \(m.rxOutOfWindow), malformed \(m.rxMalformed), foreign \(m.rxForeign)")
         _ = try? loop.submit {
             self.heartbeatTask?.cancel()
             self.mediaTask?.cancel()
@@ -207,7 +211,8 @@ public final class DeviceRuntime: @unchecked Sendable {
     public struct MediaStatus: Sendable {
         public var clockAvailable: Bool
         public var txPackets: UInt64, txFlows: Int, txDropouts: UInt64
-        public var rxPackets: UInt64, rxLate: UInt64, rxOutOfWindow: UInt64, rxMalformed: UInt64
+        public var rxPackets: UInt64, rxLate: UInt64, rxOutOfWindow: UInt64, rxMalformed: UInt64, rxForeign: UInt64 = 0
+        public var flowRequestsRefused = 0, flowRequestsMalformed = 0
     }
 
     public var mediaStatus: MediaStatus {
@@ -221,6 +226,10 @@ public final class DeviceRuntime: @unchecked Sendable {
             s.rxLate += f.late.load(ordering: .relaxed)
             s.rxOutOfWindow += f.outOfWindow.load(ordering: .relaxed)
             s.rxMalformed += f.malformed.load(ordering: .relaxed)
+            s.rxForeign += f.foreign.load(ordering: .relaxed)
+        }
+        if let (r, m) = try? loop.submit({ (self.flowServer?.refused ?? 0, self.flowServer?.malformed ?? 0) }).wait() {
+            s.flowRequestsRefused = r; s.flowRequestsMalformed = m
         }
         return s
     }

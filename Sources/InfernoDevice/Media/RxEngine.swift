@@ -27,6 +27,8 @@ public final class RxEngine: @unchecked Sendable {
         public let outOfWindow = Atomic<UInt64>(0)
         public let malformed = Atomic<UInt64>(0)
         public let noClock = Atomic<UInt64>(0)
+        /// Datagrams from an address other than the flow's transmitter (dropped).
+        public let foreign = Atomic<UInt64>(0)
         /// CLOCK_MONOTONIC ns of the last accepted packet (0 = none yet).
         public let lastPacket = Atomic<Int64>(0)
         /// Source of the last packet: IPv4 << 16 | port (0 = none yet).
@@ -36,7 +38,7 @@ public final class RxEngine: @unchecked Sendable {
         func reset() {
             packets.store(0, ordering: .relaxed); late.store(0, ordering: .relaxed)
             outOfWindow.store(0, ordering: .relaxed); malformed.store(0, ordering: .relaxed)
-            noClock.store(0, ordering: .relaxed)
+            noClock.store(0, ordering: .relaxed); foreign.store(0, ordering: .relaxed)
             lastPacket.store(0, ordering: .relaxed); lastSource.store(0, ordering: .relaxed)
             maxTransit.store(0, ordering: .relaxed)
         }
@@ -51,6 +53,7 @@ public final class RxEngine: @unchecked Sendable {
         var slots: Int32 = 0
         var rx: Int32 = 0
         var slot: Int32 = 0
+        var source: UInt32 = 0
     }
 
     public struct Event: BitwiseCopyable, Sendable {
@@ -64,6 +67,7 @@ public final class RxEngine: @unchecked Sendable {
         var encoding = PCMEncoding.int24
         var slots = 0
         var pairCount = 0
+        var source: UInt32 = 0
     }
 
     public let channels: Int
@@ -96,7 +100,8 @@ public final class RxEngine: @unchecked Sendable {
     private let scratch: UnsafeMutablePointer<Int32>
 
     /// `ringCapacity` is rounded up to a power of two (at least 4096 frames).
-    public init(clock: MediaClockSource, channels: Int, sampleRate: UInt32, ringCapacity: Int = 32768) {
+    public init(clock: MediaClockSource, channels: Int, sampleRate: UInt32, ringCapacity: Int = 32768,
+                defaultLatencySamples: Int64? = nil) {
         self.clock = clock
         self.channels = channels
         self.rate = sampleRate
@@ -105,7 +110,7 @@ public final class RxEngine: @unchecked Sendable {
         self.ringCapacity = cap
         rings = (0..<channels).map { _ in TimestampRingBuffer(channels: 1, capacity: cap) }
         latency = .allocate(capacity: max(1, channels))
-        for i in 0..<max(1, channels) { (latency + i).initialize(to: Atomic(Int64(sampleRate / 250))) }
+        for i in 0..<max(1, channels) { (latency + i).initialize(to: Atomic(defaultLatencySamples ?? Int64(sampleRate / 250))) }
         flowStats = (0..<Self.maxFlows).map { _ in FlowStats() }
         flows = .allocate(capacity: Self.maxFlows)
         flows.initialize(repeating: Flow(), count: Self.maxFlows)
@@ -157,10 +162,12 @@ public final class RxEngine: @unchecked Sendable {
     public func latencySamples(channel: Int) -> Int64 { latency[channel].load(ordering: .relaxed) }
     public func setLatency(channel: Int, samples: Int64) { latency[channel].store(samples, ordering: .relaxed) }
 
-    /// Starts receiving on `fd` (bound, non-blocking) as flow `flow` with `slots` channel slots.
-    public func addFlow(_ flow: Int, fd: Int32, encoding: PCMEncoding, slots: Int) {
+    /// Starts receiving on `fd` (bound, non-blocking) as flow `flow` with `slots` channel slots; only datagrams
+    /// from IPv4 `source` (host order; 0 = any) are accepted.
+    public func addFlow(_ flow: Int, fd: Int32, encoding: PCMEncoding, slots: Int, source: UInt32 = 0) {
         flowStats[flow].reset()
         var c = Command(kind: .add)
+        c.source = source
         c.flow = Int32(flow); c.fd = fd; c.bytesPerSample = Int32(encoding.bytesPerSample); c.slots = Int32(slots)
         send(c)
     }
@@ -211,7 +218,7 @@ public final class RxEngine: @unchecked Sendable {
             let f = Int(c.flow)
             if flows[f].active { removeFlowNow(f) }
             flows[f] = Flow(active: true, fd: c.fd, encoding: PCMEncoding(bytesPerSample: Int(c.bytesPerSample)) ?? .int24,
-                            slots: Int(c.slots), pairCount: 0)
+                            slots: Int(c.slots), pairCount: 0, source: c.source)
         case .remove:
             removeFlowNow(Int(c.flow))
         case .map:
@@ -279,6 +286,9 @@ public final class RxEngine: @unchecked Sendable {
 
     private func place(flow f: Int, bytes: UnsafeRawBufferPointer, from: sockaddr_in, reading: ClockReading?, mono: Int64) {
         let stats = flowStats[f]
+        if flows[f].source != 0 && UInt32(bigEndian: from.sin_addr.s_addr) != flows[f].source {
+            stats.foreign.add(1, ordering: .relaxed); return
+        }
         let encoding = flows[f].encoding
         let slots = flows[f].slots
         let b = encoding.bytesPerSample

@@ -78,6 +78,7 @@ final class Subscriber: @unchecked Sendable {
     private var resolved: [Int: Resolved] = [:]
     private var nextTransaction: UInt16 = 1
     private var lastRateWarning: Int64 = 0
+    private var requestScheduled = false
 
     init(engine: RxEngine, querier: MDNSQuerier, flowClient: UDPEndpoint, bindIP: UInt32, processID: UInt16,
          sampleRate: UInt32, latencyNs: UInt64, logger: Logger, deviceName: @escaping () -> String) {
@@ -135,7 +136,7 @@ final class Subscriber: @unchecked Sendable {
             flow.handle = handle
             flow.established = Self.now
             flows[f] = flow
-            engine.addFlow(f, fd: flow.fd, encoding: flow.encoding, slots: flow.channelIDs.count)
+            engine.addFlow(f, fd: flow.fd, encoding: flow.encoding, slots: flow.channelIDs.count, source: flow.txIP)
             var changed: [Int] = []
             for (rx, slot) in flow.pendingRX { attach(rx, flow: f, slot: slot); changed.append(rx + 1) }
             flows[f]!.pendingRX = []
@@ -236,7 +237,15 @@ final class Subscriber: @unchecked Sendable {
                     pending.append(g)
                 }
             }
-            requestFlows()
+            // Lookups for one transmitter finish within milliseconds of each other: wait a moment so they
+            // share one flow instead of each taking its own.
+            if !requestScheduled {
+                requestScheduled = true
+                querier.loop.scheduleTask(in: .milliseconds(40)) { [self] in
+                    requestScheduled = false
+                    requestFlows()
+                }
+            }
         }
     }
 
@@ -263,7 +272,14 @@ final class Subscriber: @unchecked Sendable {
         channels[rx].backoff = 0
         let txLatency = resolved[rx]?.channel.latencyNs ?? 0
         let ns = max(latencyNs, txLatency)
-        engine.setLatency(channel: rx, samples: Int64(MediaClock.samples(forDuration: ns, sampleRate: sampleRate)))
+        // The ring must hold the latency plus in-flight packets: clamp to half of it (logged).
+        var samples = Int64(MediaClock.samples(forDuration: ns, sampleRate: sampleRate))
+        let cap = Int64(engine.ringCapacity / 2)
+        if samples > cap {
+            log.warning("latency \(ns / 1_000_000) ms exceeds the receive buffer (\(engine.ringCapacity) samples, sized at start): using \(cap) samples; restart the device to enlarge it")
+            samples = cap
+        }
+        engine.setLatency(channel: rx, samples: samples)
         engine.map(rx: rx, flow: f, slot: slot)
     }
 

@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# Audio between devices over a (virtual) network: three hosts in network namespaces. Device A on h1 transmits
+# the test pattern, device B on h2 receives, netaudio 0.4.2 on h3 patches. Checks bit-exact audio at 24, 16
+# (dither off) and 32 bits, the timeline and playout latency, recovery after kill -9 of the transmitter,
+# subscriptions restored from B's state file, and that malformed flow requests and audio packets are refused
+# and counted while the stream continues. Also the same on one host over loopback with --ports.
+# Needs root (CI runs as root); nothing leaves the namespaces.
+set -euo pipefail
+: "${INFERNO_BIN:?}" "${VENV:?}"
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+if [ "$(id -u)" -ne 0 ]; then echo "media: needs root for network namespaces"; exit 1; fi
+py="$VENV/bin/python"
+
+pfx="imed$$"
+net=21
+work=$(mktemp -d)
+cleanup() {
+  for f in "$work"/*.pid; do [ -f "$f" ] && kill -KILL "$(cat "$f")" 2>/dev/null || true; done
+  sleep 0.3
+  "$root/scripts/netns.sh" down "$pfx" || true
+  [ -n "${KEEP_WORK:-}" ] && echo "kept $work" || rm -rf "$work"
+}
+trap cleanup EXIT
+"$root/scripts/netns.sh" up "$pfx" 3 "$net"
+A=10.99.$net.1; B=10.99.$net.2
+nx() { local h=$1; shift; "$root/scripts/netns.sh" exec "$pfx" "$h" "$@"; }
+
+start_a() { # name args…  (device A on h1)
+  local n=$1; shift
+  "$root/scripts/netns.sh" exec "$pfx" 1 "$INFERNO_BIN" run --bind eth0 --name alpha --tx 8 --rx 0 --tx-source pattern \
+    --device-id 00000000000a0001 --state-dir "$work/state-$n" "$@" >>"$work/$n.log" 2>&1 &
+  echo $! >"$work/a.pid"
+}
+stop_pid() { # pid-file signal
+  local f="$work/$1.pid"; [ -f "$f" ] || return 0
+  kill "-${2:-TERM}" "$(cat "$f")" 2>/dev/null || true
+  for _ in $(seq 50); do kill -0 "$(cat "$f")" 2>/dev/null || break; sleep 0.1; done
+  rm -f "$f"
+}
+b_args=(--bind eth0 --name beta --tx 0 --rx 8 --device-id 00000000000b0001 --state-dir "$work/state-b")
+record_b() { # output seconds extra-args…  (foreground)
+  local out=$1 secs=$2; shift 2
+  nx 2 timeout $((secs + 20)) "$INFERNO_BIN" record "${b_args[@]}" --channels 1-8 --duration "$secs" \
+    -o "$out" "$@" 2>>"$out.log"
+}
+first_time() { sed -n 's/^record: first frame at media time \([0-9]*\).*/\1/p' "$1.log" | tail -1; }
+verify() { # file bits [extra]
+  local f=$1 bits=$2; shift 2
+  "$py" "$here/verify_pattern.py" "$f" 8 --bits-on-wire "$bits" --first-frame-time "$(first_time "$f")" "$@" >"$f.json" 2>&1
+}
+na() { nx 3 timeout 60 "$VENV/bin/netaudio" --interface eth0 --timeout 3 "$@" 2>>"$work/netaudio.err" || echo "netaudio $* failed" >>"$work/netaudio.err"; }
+
+pass=0; fail=0
+check() { local name=$1; shift; if "$@"; then pass=$((pass+1)); echo "ok - $name"; else fail=$((fail+1)); echo "not ok - $name"; fi; }
+
+# 1. Patch with netaudio: B runs as a plain device, netaudio subscribes its 8 RX channels to A's 8 TX.
+start_a a1
+"$root/scripts/netns.sh" exec "$pfx" 2 "$INFERNO_BIN" run "${b_args[@]}" >>"$work/b.log" 2>&1 &
+echo $! >"$work/b.pid"
+sleep 2
+# (in parallel: each netaudio call spends seconds discovering the network)
+napids=()
+for c in 1 2 3 4 5 6 7 8; do na subscription add --tx "0$c@alpha" --rx "rx:$c@beta" >/dev/null & napids+=($!); done
+wait "${napids[@]}"
+connected() {
+  na -o json subscription list >"$work/subs.json"
+  "$py" - "$work/subs.json" <<'PY'
+import json, sys
+raw = json.load(open(sys.argv[1]))
+rows = raw if isinstance(raw, list) else [r for v in raw.values() for r in (v if isinstance(v, list) else [v])]
+ok = [r for r in rows if isinstance(r, dict) and "beta" in json.dumps(r) and "alpha" in json.dumps(r)
+      and "connected" in json.dumps(r).lower()]
+sys.exit(0 if len(ok) >= 8 else 1)
+PY
+}
+ok=1; for _ in 1 2 3 4 5; do if connected; then ok=0; break; fi; sleep 1; done
+check "netaudio shows B's 8 channels connected (unicast) to alpha" test $ok -eq 0
+stop_pid b TERM
+
+# 2. Restart B as a recorder: subscriptions come back from its state file; 24-bit audio is bit-exact and
+#    exactly on the media-time line (frame k of the file = first-frame time + k).
+record_b "$work/r24.raw" 5
+check "24-bit: every sample of 8 channels equals the pattern after lock (subscriptions from the state file)" verify "$work/r24.raw" 24
+check "24-bit: recording timeline equals the pattern's media time" grep -q '"timeline_offset": 0' "$work/r24.raw.json"
+check "playout latency = configured 4 ms (192 samples)" grep -q 'playout latency 192 samples' "$work/r24.raw.log"
+
+# 3. Latency 1 ms: still bit-exact with no missing samples after lock (the audio is there at playout time).
+record_b "$work/lat1.raw" 3 --latency-ms 1
+check "latency 1 ms: playout latency 48 samples" grep -q 'playout latency 48 samples' "$work/lat1.raw.log"
+check "latency 1 ms: bit-exact, no late or missing samples after lock" verify "$work/lat1.raw" 24
+
+# 4. Recovery: kill -9 A mid-stream, restart it 2 s later; B must carry the pattern again within 3 s.
+record_b "$work/rec.raw" 12 &
+recpid=$!
+sleep 3
+stop_pid a KILL
+sleep 2
+restart_ns=$("$py" -c 'import time; print(time.clock_gettime_ns(time.CLOCK_TAI))')
+start_a a2
+wait $recpid || true
+"$py" "$here/verify_pattern.py" "$work/rec.raw" 8 --first-frame-time "$(first_time "$work/rec.raw")" --segments \
+  --restart-ns "$restart_ns" >"$work/rec.json" 2>&1 || true
+check "recovery: pattern back within 3 s of the transmitter's restart, no wrong samples" \
+  "$py" -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d["ok"] and d["resumed_after_s"] is not None and d["resumed_after_s"] < 3.0 else 1)' "$work/rec.json"
+
+# 5. 16-bit on the wire with --dither off: the top 16 bits of the pattern, exactly.
+stop_pid a TERM
+start_a a16 --encoding 16 --dither off
+sleep 1
+record_b "$work/r16.raw" 4
+check "16-bit (dither off): top 16 bits of every sample equal the pattern" verify "$work/r16.raw" 16
+
+# 6. 32-bit on the wire: bit-exact.
+stop_pid a TERM
+start_a a32 --encoding 32
+sleep 1
+record_b "$work/r32.raw" 4
+check "32-bit: bit-exact" verify "$work/r32.raw" 32
+
+# 7. Garbage: malformed flow requests to A and forged/malformed audio to B's media port, during a recording.
+record_b "$work/rg.raw" 6 &
+recpid=$!
+sleep 2.5
+port=$(sed -n 's/.*TX flow [0-9]* to beta [0-9.]*:\([0-9]*\):.*/\1/p' "$work/a32.log" | tail -1)
+nx 3 "$py" "$here/flow_garbage.py" "$A" 4455 "$B" "${port:-9}" >"$work/garbage.out" 2>&1 || true
+wait $recpid || true
+check "garbage: the stream stays bit-exact" verify "$work/rg.raw" 32
+stop_pid a TERM
+check "garbage: malformed/invalid flow requests refused and counted by A" \
+  grep -Eq 'flow requests refused [1-9][0-9]*, malformed [1-9]' "$work/a32.log"
+check "garbage: forged audio from a foreign host dropped and counted by B" \
+  grep -Eq 'foreign [1-9]' "$work/rg.raw.log"
+
+# 8. One host, loopback, distinct --ports: same bit-exact result.
+"$INFERNO_BIN" run --bind 127.0.0.1 --ports 24440 --process-id 1 --name loopa --tx 8 --rx 0 --tx-source pattern \
+  --device-id 00000000000a0002 --state-dir "$work/state-la" >>"$work/la.log" 2>&1 &
+echo $! >"$work/la.pid"
+mkdir -p "$work/state-lb"
+"$py" - "$work/state-lb/00000000000b0002.json" <<'PY'
+import json, sys
+subs = {str(i): {"txChannel": "%02d" % i, "txDevice": "loopa"} for i in range(1, 9)}
+json.dump({"version": 1, "subscriptions": subs, "txChannelNames": {}, "rxChannelNames": {}}, open(sys.argv[1], "w"))
+PY
+sleep 1
+timeout 30 "$INFERNO_BIN" record --bind 127.0.0.1 --ports 24450 --process-id 2 --name loopb --tx 0 --rx 8 \
+  --device-id 00000000000b0002 --state-dir "$work/state-lb" --channels 1-8 --duration 4 -o "$work/lo.raw" 2>>"$work/lo.raw.log" || true
+check "loopback with --ports: bit-exact" verify "$work/lo.raw" 24
+stop_pid la TERM
+
+echo "media: $pass passed, $fail failed"
+if [ "$fail" -ne 0 ]; then
+  for f in "$work"/*.log "$work"/*.json; do echo "== $f"; tail -15 "$f"; done
+  [ -f "$work/netaudio.err" ] && tail -20 "$work/netaudio.err"
+fi
+[ "$fail" -eq 0 ]
