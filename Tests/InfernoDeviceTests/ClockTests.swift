@@ -1,6 +1,7 @@
 import Glibc
 import InfernoProtocol
 import Logging
+import Synchronization
 import XCTest
 
 @testable import InfernoDevice
@@ -92,8 +93,11 @@ final class ClockTests: XCTestCase {
         XCTAssertEqual(s.currentOverlay.clockID, Int64(CLOCK_MONOTONIC_RAW))
         let c = try client()
         XCTAssertTrue(c.waitUntilAvailable(timeoutNs: 2_000_000_000), c.status)
+        let before = tai()
         let r = try XCTUnwrap(c.now())
-        XCTAssertLessThan(abs(r.ns - tai()), 1_000_000)
+        let after = tai()
+        XCTAssertGreaterThanOrEqual(r.ns, before - 1_000_000)
+        XCTAssertLessThanOrEqual(r.ns, after + 1_000_000)
     }
 
     func testClientStartedBeforeServerRegistersWhenItAppears() throws {
@@ -115,7 +119,7 @@ final class ClockTests: XCTestCase {
         let stoppedAt = monotonicNow()
         XCTAssertTrue(eventually(2) { c.now() == nil })
         let took = monotonicNow() - stoppedAt
-        XCTAssertLessThan(took, 900_000_000, "unavailable after \(took / 1_000_000) ms, stale limit 400 ms")
+        XCTAssertLessThan(took, 1_500_000_000, "unavailable after \(took / 1_000_000) ms, stale limit 400 ms")
         XCTAssertGreaterThan(took, 250_000_000)
         XCTAssertTrue(c.status.contains("no usrvclock overlay from \(dir)/sock for 400 ms"), c.status)
 
@@ -152,9 +156,12 @@ final class ClockTests: XCTestCase {
         XCTAssertTrue(c.lastRejectReason?.contains("cannot be read") == true, c.lastRejectReason ?? "")
 
         // The last good overlay stays in force: same time, same generation.
+        let before = tai()
         let r = try XCTUnwrap(c.now())
+        let after = tai()
         XCTAssertEqual(r.generation, 1)
-        XCTAssertLessThan(abs(r.ns - tai()), 1_000_000)
+        XCTAssertGreaterThanOrEqual(r.ns, before - 1_000_000)
+        XCTAssertLessThanOrEqual(r.ns, after + 1_000_000)
         XCTAssertEqual(c.currentOverlay, good)
         XCTAssertEqual(c.jumps, 0)
     }
@@ -211,6 +218,42 @@ final class ClockTests: XCTestCase {
         }
         s.stop()
         XCTAssertNil(UnixDatagram.fileType(path), "the server removes its socket")
+    }
+
+    /// Readers never see a torn overlay while the writer publishes continuously.
+    func testOverlayCellIsNeverTorn() {
+        let cell = OverlayCell()
+        XCTAssertNil(cell.read())
+        let done = ClosedFlag()
+        let torn = Mutex(0)
+        let reads = Mutex(0)
+        let reader = ClockThread(name: "cell-reader") {
+            var n = 0, bad = 0
+            while !done.isSet {
+                if let s = cell.read() {
+                    let o = s.overlay
+                    if o.shift != o.lastSync &* 3 || o.clockID != Int64(s.generation) || o.freqScale != Double(s.generation) * 1e-9 { bad += 1 }
+                    n += 1
+                }
+            }
+            torn.withLock { $0 = bad }
+            reads.withLock { $0 = n }
+        }
+        let deadline = monotonicNow() + 200_000_000
+        var g: UInt32 = 1
+        while monotonicNow() < deadline {
+            let v = Int64(g) &* 7_919
+            cell.publish(ClockOverlay(clockID: Int64(g), lastSync: v, shift: v &* 3, freqScale: Double(g) * 1e-9), generation: g)
+            g &+= 1
+        }
+        _ = done.set()
+        reader.join()
+        XCTAssertEqual(torn.withLock { $0 }, 0)
+        XCTAssertGreaterThan(reads.withLock { $0 }, 0)
+        XCTAssertGreaterThan(g, 100)
+        cell.setUnavailable()
+        XCTAssertEqual(cell.read()?.available, false)
+        XCTAssertEqual(cell.read()?.generation, g &- 1)
     }
 
     // MARK: ClockSpec

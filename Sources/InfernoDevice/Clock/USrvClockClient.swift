@@ -164,6 +164,9 @@ public final class USrvClockClient: MediaClockSource, @unchecked Sendable {
                     try UnixDatagram.bind(fd, path)
                     myPath = path
                     try UnixDatagram.connect(fd, options.serverPath)
+                    // A server running as another user must be able to send to us. Once connected, the socket
+                    // accepts datagrams from the server only, so opening the file mode is safe.
+                    chmod(path, 0o666)
                     let sent = Glibc.send(fd, nil, 0, 0)
                     guard sent == 0 else { throw .system("send", options.serverPath, errno) }
                     registeredAt = monotonicNow()
@@ -334,63 +337,79 @@ public final class USrvClockClient: MediaClockSource, @unchecked Sendable {
     }
 }
 
-/// A seqlock over the published overlay: one writer (the client thread), any number of lock-free readers.
-/// Every field is an atomic (relaxed), so there is no formal data race; the sequence number orders them.
+/// The published overlay: an atomic-indexed double buffer of seqlocked slots. One writer (the client thread),
+/// any number of lock-free readers. The writer fills the slot readers are *not* directed to and then flips the
+/// index, so a writer preempted mid-update never makes a reader wait: the reader's slot is only rewritten after two
+/// further updates, and then its sequence check fails and it re-reads the index. Every field is an atomic
+/// (relaxed), so there is no formal data race; the sequence numbers order them.
 final class OverlayCell: Sendable {
     struct Snapshot {
         var overlay: ClockOverlay
         var generation: UInt32
         var available: Bool
     }
-    private let seq = Atomic<UInt64>(0)
-    private let clockID = Atomic<Int64>(0)
-    private let lastSync = Atomic<Int64>(0)
-    private let shift = Atomic<Int64>(0)
-    private let freqBits = Atomic<UInt64>(0)
-    private let generation = Atomic<UInt32>(0)
-    private let available = Atomic<Bool>(false)
-    private let hasOverlay = Atomic<Bool>(false)
 
-    /// nil before the first overlay was ever published.
+    final class Slot: Sendable {
+        let seq = Atomic<UInt64>(0)
+        let clockID = Atomic<Int64>(0)
+        let lastSync = Atomic<Int64>(0)
+        let shift = Atomic<Int64>(0)
+        let freqBits = Atomic<UInt64>(0)
+        let generation = Atomic<UInt32>(0)
+        let available = Atomic<Bool>(false)
+    }
+
+    private let slot0 = Slot()
+    private let slot1 = Slot()
+    /// 0 or 1: the slot readers use; −1 before the first overlay.
+    private let index = Atomic<Int>(-1)
+
+    /// nil before the first overlay was ever published. Lock-free, allocation-free.
     @inline(__always)
     func read() -> Snapshot? {
         while true {
-            let s1 = seq.load(ordering: .acquiring)
+            let i = index.load(ordering: .acquiring)
+            if i < 0 { return nil }
+            let slot = i == 0 ? slot0 : slot1
+            let s1 = slot.seq.load(ordering: .acquiring)
             if s1 & 1 != 0 { continue }
-            let has = hasOverlay.load(ordering: .relaxed)
-            let o = ClockOverlay(clockID: clockID.load(ordering: .relaxed), lastSync: lastSync.load(ordering: .relaxed),
-                                 shift: shift.load(ordering: .relaxed),
-                                 freqScale: Double(bitPattern: freqBits.load(ordering: .relaxed)))
-            let g = generation.load(ordering: .relaxed)
-            let a = available.load(ordering: .relaxed)
+            let o = ClockOverlay(clockID: slot.clockID.load(ordering: .relaxed),
+                                 lastSync: slot.lastSync.load(ordering: .relaxed),
+                                 shift: slot.shift.load(ordering: .relaxed),
+                                 freqScale: Double(bitPattern: slot.freqBits.load(ordering: .relaxed)))
+            let g = slot.generation.load(ordering: .relaxed)
+            let a = slot.available.load(ordering: .relaxed)
             atomicMemoryFence(ordering: .acquiring)
-            if seq.load(ordering: .relaxed) == s1 {
-                return has ? Snapshot(overlay: o, generation: g, available: a) : nil
-            }
+            if slot.seq.load(ordering: .relaxed) == s1 { return Snapshot(overlay: o, generation: g, available: a) }
         }
     }
 
-    private func write(_ body: () -> Void) {
-        let s = seq.load(ordering: .relaxed)
-        seq.store(s &+ 1, ordering: .relaxed)
+    /// Writer only (one thread).
+    private func write(_ snap: Snapshot) {
+        let current = index.load(ordering: .relaxed)
+        let j = current == 0 ? 1 : 0
+        let slot = j == 0 ? slot0 : slot1
+        let s = slot.seq.load(ordering: .relaxed)
+        slot.seq.store(s &+ 1, ordering: .relaxed)
         atomicMemoryFence(ordering: .releasing)
-        body()
-        seq.store(s &+ 2, ordering: .releasing)
+        slot.clockID.store(snap.overlay.clockID, ordering: .relaxed)
+        slot.lastSync.store(snap.overlay.lastSync, ordering: .relaxed)
+        slot.shift.store(snap.overlay.shift, ordering: .relaxed)
+        slot.freqBits.store(snap.overlay.freqScale.bitPattern, ordering: .relaxed)
+        slot.generation.store(snap.generation, ordering: .relaxed)
+        slot.available.store(snap.available, ordering: .relaxed)
+        slot.seq.store(s &+ 2, ordering: .releasing)
+        index.store(j, ordering: .releasing)
     }
 
     func publish(_ o: ClockOverlay, generation g: UInt32) {
-        write {
-            clockID.store(o.clockID, ordering: .relaxed)
-            lastSync.store(o.lastSync, ordering: .relaxed)
-            shift.store(o.shift, ordering: .relaxed)
-            freqBits.store(o.freqScale.bitPattern, ordering: .relaxed)
-            generation.store(g, ordering: .relaxed)
-            available.store(true, ordering: .relaxed)
-            hasOverlay.store(true, ordering: .relaxed)
-        }
+        write(Snapshot(overlay: o, generation: g, available: true))
     }
 
+    /// Keeps the last overlay and generation, marks the clock unavailable (no-op before the first overlay).
     func setUnavailable() {
-        write { available.store(false, ordering: .relaxed) }
+        guard var snap = read(), snap.available else { return }
+        snap.available = false
+        write(snap)
     }
 }

@@ -63,13 +63,12 @@ public final class USrvClockServer: @unchecked Sendable {
         var initialized = false
     }
 
-    /// Binds `path` and starts serving at once. `intervalNs` must be 1 ms to 1 s.
+    /// Binds `path` and starts serving at once. `intervalNs` is clamped to 1 ms … 1 s (servers push at least once a second).
     public init(path: String = ClockSpec.defaultUSrvClockPath, source: Source = .system,
                 intervalNs: Int64 = USrvClockServer.defaultIntervalNs, logger: Logger) throws(ClockSocketError) {
-        precondition(intervalNs >= 1_000_000 && intervalNs <= 1_000_000_000, "interval must be 1 ms to 1 s")
         guard UnixDatagram.address(path) != nil else { throw .pathTooLong(path) }
         self.path = path
-        self.intervalNs = intervalNs
+        self.intervalNs = min(max(intervalNs, 1_000_000), 1_000_000_000)
         self.log = logger
 
         // A socket file already there: another live server (refuse) or a stale one (remove).
