@@ -129,6 +129,24 @@ final class ClockTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(c.registrations, 2)
     }
 
+    func testQuickServerRestartCostsNoOutage() throws {
+        let s = try server()
+        let c = try client(stale: 400_000_000)
+        XCTAssertTrue(c.waitUntilAvailable(timeoutNs: 2_000_000_000))
+        s.stop()
+        _ = try server()
+        // The client notices the new socket file and re-registers well within the silence limit.
+        let deadline = monotonicNow() + 700_000_000
+        var gaps = 0
+        while monotonicNow() < deadline {
+            if c.now() == nil { gaps += 1 }
+            sleepNanoseconds(5_000_000)
+        }
+        XCTAssertEqual(gaps, 0, c.status)
+        XCTAssertEqual(c.now()?.generation, 1)
+        XCTAssertEqual(c.registrations, 2)
+    }
+
     func testBadOverlaysAreRejectedAndCountedLastGoodStays() throws {
         let id = Int64(SystemMediaClock().clockID)
         let good = ClockOverlay(clockID: id, lastSync: tai(), shift: 0, freqScale: 0)

@@ -106,7 +106,7 @@ public enum ClockSpec: Equatable, Sendable, CustomStringConvertible {
             let s = SystemMediaClock()
             selection = Selection(source: s, reason: "--clock system")
         case .usrvclock(let path):
-            if let (type, _, _) = UnixDatagram.fileType(path), type == S_IFCHR {
+            if let (type, _) = UnixDatagram.fileType(path), type == S_IFCHR {
                 // usrvclock's special case (§9.1): a character device path is a PTP hardware clock.
                 selection = Selection(source: try PHCMediaClock(path: path), reason: "--clock usrvclock: \(path) is a character device")
             } else {
@@ -116,7 +116,7 @@ public enum ClockSpec: Equatable, Sendable, CustomStringConvertible {
         case .phc(let path):
             selection = Selection(source: try PHCMediaClock(path: path), reason: "--clock phc")
         case .auto(let path):
-            if let (type, _, _) = UnixDatagram.fileType(path), type == S_IFSOCK {
+            if let (type, _) = UnixDatagram.fileType(path), type == S_IFSOCK {
                 let c = try USrvClockClient(path: path, logger: logger)
                 if c.waitUntilAvailable(timeoutNs: autoProbeTimeoutNs) {
                     selection = Selection(source: c, reason: "auto: the usrvclock server at \(path) answered")
@@ -126,7 +126,7 @@ public enum ClockSpec: Equatable, Sendable, CustomStringConvertible {
                     selection = Selection(source: SystemMediaClock(),
                                           reason: "auto: no usrvclock overlay from \(path) within \(USrvClockClient.seconds(autoProbeTimeoutNs)) (\(why))")
                 }
-            } else if let (type, _, _) = UnixDatagram.fileType(path), type == S_IFCHR {
+            } else if let (type, _) = UnixDatagram.fileType(path), type == S_IFCHR {
                 // usrvclock's own special case: a character device path is a PHC.
                 selection = Selection(source: try PHCMediaClock(path: path), reason: "auto: \(path) is a character device")
             } else {

@@ -131,6 +131,7 @@ public final class USrvClockClient: MediaClockSource, @unchecked Sendable {
         var fd: CInt = -1
         var myPath = ""
         var registeredAt: Int64 = 0
+        var serverIdentity: UnixDatagram.FileIdentity? = nil   // the server socket file we registered with
         var lastGood: Int64? = nil          // monotonic time of the last good overlay
         var everAvailable = false
         var buffer = [UInt8](repeating: 0, count: 256)
@@ -170,6 +171,7 @@ public final class USrvClockClient: MediaClockSource, @unchecked Sendable {
                     let sent = Glibc.send(fd, nil, 0, 0)
                     guard sent == 0 else { throw .system("send", options.serverPath, errno) }
                     registeredAt = monotonicNow()
+                    serverIdentity = UnixDatagram.fileType(options.serverPath)?.identity
                     let first = info.withLock { i in
                         i.registrations += 1
                         i.clientPath = path
@@ -216,7 +218,19 @@ public final class USrvClockClient: MediaClockSource, @unchecked Sendable {
             // Also mark unavailable on time if an earlier registration kept the counter going.
             if let g = lastGood, now &- g >= options.staleTimeoutNs { markUnavailable(staleText()) }
 
-            switch wake.wait(fd: fd, timeoutNs: remaining) {
+            // A restarted server (new socket file) does not know us: re-register at once rather than after the
+            // silence limit, so a quick restart costs no clock outage.
+            if let id = serverIdentity {
+                let cur = UnixDatagram.fileType(options.serverPath)?.identity
+                if cur != id {
+                    log.debug("usrvclock: server socket \(options.serverPath) was replaced or removed; re-registering")
+                    dropSocket()
+                    if cur == nil, wake.wait(fd: -1, timeoutNs: options.retryIntervalNs) == .woken { break }
+                    continue
+                }
+            }
+
+            switch wake.wait(fd: fd, timeoutNs: min(remaining, options.retryIntervalNs)) {
             case .woken: break
             case .timeout: continue
             case .readable:

@@ -46,7 +46,7 @@ public final class USrvClockServer: @unchecked Sendable {
     public let path: String
     public let intervalNs: Int64
     private let fd: CInt
-    private let identity: (dev: UInt64, ino: UInt64)
+    private let identity: UnixDatagram.FileIdentity
     private let log: Logger
     private let wake: WakePipe
     private let stopped = ClosedFlag()
@@ -72,7 +72,7 @@ public final class USrvClockServer: @unchecked Sendable {
         self.log = logger
 
         // A socket file already there: another live server (refuse) or a stale one (remove).
-        if let (type, _, _) = UnixDatagram.fileType(path) {
+        if let (type, _) = UnixDatagram.fileType(path) {
             guard type == S_IFSOCK else { throw .notASocket(path) }
             let probe = try UnixDatagram.socket()
             defer { Glibc.close(probe) }
@@ -94,12 +94,12 @@ public final class USrvClockServer: @unchecked Sendable {
         }
         // Devices may run as other users: sending to a Unix socket needs write permission on its file.
         chmod(path, 0o666)
-        guard let (_, dev, ino) = UnixDatagram.fileType(path) else {
+        guard let (_, identity) = UnixDatagram.fileType(path) else {
             Glibc.close(fd)
             throw .system("stat", path, errno)
         }
         self.fd = fd
-        self.identity = (dev, ino)
+        self.identity = identity
         do throws(ClockSocketError) {
             self.wake = try WakePipe()
         } catch {
@@ -141,7 +141,7 @@ public final class USrvClockServer: @unchecked Sendable {
         thread?.join()
         thread = nil
         Glibc.close(fd)
-        if let (_, dev, ino) = UnixDatagram.fileType(path), dev == identity.dev, ino == identity.ino { unlink(path) }
+        if UnixDatagram.fileType(path)?.identity == identity { unlink(path) }
         wake.close()
         log.info("usrvclock server on \(path) stopped")
     }

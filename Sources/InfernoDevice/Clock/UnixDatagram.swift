@@ -45,11 +45,18 @@ enum UnixDatagram {
         guard rc == 0 else { throw .system("connect", path, errno) }
     }
 
-    /// What is at `path`: nil if nothing, else the file type bits (S_IFSOCK, S_IFCHR, …) and the inode identity.
-    static func fileType(_ path: String) -> (type: mode_t, dev: UInt64, ino: UInt64)? {
+    /// Which file a path names: device, inode and change time (an inode number alone is reused at once when a
+    /// server removes its socket and a new one binds the same path).
+    struct FileIdentity: Equatable {
+        var dev: UInt64, ino: UInt64, ctimeNs: Int64
+    }
+
+    /// What is at `path`: nil if nothing, else the file type bits (S_IFSOCK, S_IFCHR, …) and its identity.
+    static func fileType(_ path: String) -> (type: mode_t, identity: FileIdentity)? {
         var st = stat()
         guard lstat(path, &st) == 0 else { return nil }
-        return (st.st_mode & S_IFMT, UInt64(st.st_dev), UInt64(st.st_ino))
+        let ctime = Int64(st.st_ctim.tv_sec) &* 1_000_000_000 &+ Int64(st.st_ctim.tv_nsec)
+        return (st.st_mode & S_IFMT, FileIdentity(dev: UInt64(st.st_dev), ino: UInt64(st.st_ino), ctimeNs: ctime))
     }
 
     static func errorText(_ e: Int32) -> String { String(cString: strerror(e)) }
