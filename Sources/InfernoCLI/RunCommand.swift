@@ -59,7 +59,7 @@ struct DeviceOptions: ParsableArguments {
                 return h
             }
             let logger = Logger(label: "inferno")
-            let clock = try makeClock(config.clock, environment: env, logger: logger)
+            let clock = try config.clock.makeSource(logger: logger)
             let runtime = try DeviceRuntime(config: config, environment: env, logger: logger, clock: clock)
             try runtime.start()
             return runtime

@@ -22,8 +22,8 @@ public struct DeviceConfig: Equatable, Sendable {
     public var txSource: TxSourceSpec = .silence
     /// TPDF dither when reducing depth (`--dither tpdf|off`).
     public var dither: Bool = true
-    /// `--clock` as given (auto, system, usrvclock[:PATH], phc:/dev/ptpN); parsed by the clock layer.
-    public var clock: String = "auto"
+    /// `--clock` (auto, system, usrvclock[:PATH], phc:/dev/ptpN; INFERNO_CLOCK, INFERNO_CLOCK_PATH).
+    public var clock: ClockSpec = .auto(path: ClockSpec.defaultUSrvClockPath)
     /// Settings given by flag or environment (flag names). Those override what a controller saved in the state
     /// file (sample-rate, encoding, latency-ms); settings not given keep the saved value.
     public var explicit: Set<String> = []
@@ -93,7 +93,7 @@ public struct DeviceConfig: Equatable, Sendable {
             default: throw ConfigError(setting: s, value: v, reason: "must be tpdf or off")
             }
         }
-        if let (v, _) = value("clock", "INFERNO_CLOCK") { c.clock = v }
+        c.clock = try ClockSpec.parse(flags["clock"], environment: environment)
         if let (v, s) = value("log-level", "INFERNO_LOG_LEVEL") {
             let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
             guard levels.contains(v) else { throw ConfigError(setting: s, value: v, reason: "must be one of \(levels.joined(separator: ", "))") }

@@ -152,7 +152,7 @@ public final class DeviceRuntime: @unchecked Sendable {
     /// Sends goodbyes, closes every socket and stops the event loop.
     public func stop() {
         let m = mediaStatus
-        log.info("media totals: tx packets \(m.txPackets), tx dropouts \(m.txDropouts), flow requests refused \(m.flowRequestsRefused), malformed \(m.flowRequestsMalformed); rx packets \(m.rxPackets), late \(m.rxLate), out-of-window \(m.rxOutOfWindow), malformed \(m.rxMalformed), foreign \(m.rxForeign)")
+        log.info("media totals: tx packets \(m.txPackets), tx dropouts \(m.txDropouts), tx waits without clock \(m.txNoClock), flow requests refused \(m.flowRequestsRefused), malformed \(m.flowRequestsMalformed); rx packets \(m.rxPackets), late \(m.rxLate), out-of-window \(m.rxOutOfWindow), malformed \(m.rxMalformed), foreign \(m.rxForeign)")
         _ = try? loop.submit {
             self.heartbeatTask?.cancel()
             self.mediaTask?.cancel()
@@ -210,7 +210,7 @@ public final class DeviceRuntime: @unchecked Sendable {
     /// Statistics for status lines.
     public struct MediaStatus: Sendable {
         public var clockAvailable: Bool
-        public var txPackets: UInt64, txFlows: Int, txDropouts: UInt64
+        public var txPackets: UInt64, txFlows: Int, txDropouts: UInt64, txNoClock: UInt64 = 0
         public var rxPackets: UInt64, rxLate: UInt64, rxOutOfWindow: UInt64, rxMalformed: UInt64, rxForeign: UInt64 = 0
         public var flowRequestsRefused = 0, flowRequestsMalformed = 0
     }
@@ -221,6 +221,7 @@ public final class DeviceRuntime: @unchecked Sendable {
                             txFlows: tx.stats.activeFlows.load(ordering: .relaxed),
                             txDropouts: tx.stats.dropouts.load(ordering: .relaxed),
                             rxPackets: 0, rxLate: 0, rxOutOfWindow: 0, rxMalformed: 0)
+        s.txNoClock = tx.stats.noClockLoops.load(ordering: .relaxed)
         for f in rx.flowStats {
             s.rxPackets += f.packets.load(ordering: .relaxed)
             s.rxLate += f.late.load(ordering: .relaxed)

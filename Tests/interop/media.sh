@@ -148,6 +148,34 @@ timeout 30 "$INFERNO_BIN" record --bind 127.0.0.1 --ports 24450 --process-id 2 -
 check "loopback with --ports: bit-exact" verify "$work/lo.raw" 24
 stop_pid la TERM
 
+# 9. usrvclock: `inferno clock serve` publishes the host clock; A and B follow it. Bit-exact; then the server
+#    stops (TX stops, B goes silent) and returns (audio resumes by itself).
+sock="$work/ptp.sock"
+"$INFERNO_BIN" clock serve --socket "$sock" >>"$work/clockd.log" 2>&1 &
+echo $! >"$work/clockd.pid"
+sleep 0.5
+start_a au --clock "usrvclock:$sock"
+sleep 1
+record_b "$work/ru.raw" 4 --clock "usrvclock:$sock"
+check "usrvclock: both devices on inferno clock serve, bit-exact" verify "$work/ru.raw" 24
+check "usrvclock: the recorder followed usrvclock" grep -q 'clock usrvclock' "$work/ru.raw.log"
+record_b "$work/ro.raw" 14 --clock "usrvclock:$sock" &
+recpid=$!
+sleep 2
+stop_pid clockd TERM
+sleep 5
+"$INFERNO_BIN" clock serve --socket "$sock" >>"$work/clockd.log" 2>&1 &
+echo $! >"$work/clockd.pid"
+restart_ns=$("$py" -c 'import time; print(time.clock_gettime_ns(time.CLOCK_TAI))')
+wait $recpid || true
+"$py" "$here/verify_pattern.py" "$work/ro.raw" 8 --first-frame-time "$(first_time "$work/ro.raw")" --segments \
+  --restart-ns "$restart_ns" >"$work/ro.json" 2>&1 || true
+check "usrvclock outage: silence while the clock is gone, the pattern again after it returns, nothing wrong" \
+  "$py" -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d["ok"] and d["resumed_after_s"] is not None and d["resumed_after_s"] < 4.0 else 1)' "$work/ro.json"
+stop_pid a TERM
+check "usrvclock outage: A stopped transmitting while it had no clock" grep -Eq 'tx waits without clock [1-9]' "$work/au.log"
+stop_pid clockd TERM
+
 echo "media: $pass passed, $fail failed"
 if [ "$fail" -ne 0 ]; then
   for f in "$work"/*.log "$work"/*.json; do echo "== $f"; tail -15 "$f"; done
