@@ -34,6 +34,7 @@ public final class DeviceRuntime: @unchecked Sendable {
     var subscriber: Subscriber!
     var mediaTask: RepeatedTask?
     public let clock: MediaClockSource
+    var feeder: FileFeeder?
     public let tx: TxEngine
     public let rx: RxEngine
     public private(set) var counters = Counters()
@@ -69,8 +70,17 @@ public final class DeviceRuntime: @unchecked Sendable {
         let clock = clock ?? SystemMediaClock()
         self.clock = clock
         let rate = UInt32(model.sampleRate)
-        tx = TxEngine(clock: clock, source: txSource ?? Self.makeSource(config.txSource, sampleRate: rate),
-                      sampleRate: rate, dither: config.dither ? .tpdf : .none)
+        var source = txSource ?? Self.makeSource(config.txSource, sampleRate: rate)
+        if txSource == nil {
+            switch config.txSource {
+            case .wav, .raw, .stdin:
+                let f = try FileFeeder(spec: config.txSource, txChannels: config.txChannels, clock: clock, sampleRate: rate)
+                feeder = f
+                source = f.source
+            default: break
+            }
+        }
+        tx = TxEngine(clock: clock, source: source, sampleRate: rate, dither: config.dither ? .tpdf : .none)
         // Room for the latency plus a safety margin, at least ~0.7 s at 48 kHz.
         let latencySamples = Int(Double(rate) * Double(model.latencyNs) / 1e9)
         rx = RxEngine(clock: clock, channels: config.rxChannels, sampleRate: rate, ringCapacity: max(32768, latencySamples * 4),
@@ -119,6 +129,7 @@ public final class DeviceRuntime: @unchecked Sendable {
         subscriber.onStatus = { [unowned self] changed in statusChanged(changed) }
         tx.start()
         rx.start()
+        feeder?.start()
         if !tx.realtime || !rx.realtime {
             log.notice("audio threads run without real-time priority (SCHED_FIFO not permitted: run as root, or grant CAP_SYS_NICE / an rtprio limit)")
         }
@@ -159,6 +170,7 @@ public final class DeviceRuntime: @unchecked Sendable {
             self.subscriber?.stopAll()
             self.persist()
         }.wait()
+        feeder?.stop()
         tx.stop()
         rx.stop()
         mdns?.stop()
