@@ -4,7 +4,7 @@ BUILD      ?= .build
 CONFIG     ?= debug
 VENV       := $(BUILD)/venv
 BIN        := $(BUILD)/$(CONFIG)/inferno
-RUN_ARGS   ?= run
+RUN_ARGS   ?= demo
 SWIFT_FLAGS := -c $(CONFIG) --scratch-path $(BUILD)
 
 .PHONY: all setup setup-test build run test test-unit test-interop clean

@@ -10,7 +10,7 @@ struct Inferno: ParsableCommand {
             can be patched to and from Dante gear, and apps reach them through ALSA or PipeWire.
             """,
         version: "inferno \(InfernoVersion.string) (\(SystemLibraries.summary))",
-        subcommands: [Run.self, Record.self, ClockCommand.self, Version.self, Wire.self]
+        subcommands: [Run.self, Record.self, Demo.self, ClockCommand.self, Version.self, Wire.self]
     )
 }
 

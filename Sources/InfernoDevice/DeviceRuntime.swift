@@ -187,6 +187,28 @@ public final class DeviceRuntime: @unchecked Sendable {
 
     // MARK: media
 
+    /// Subscribes (or, with nil names, unsubscribes) RX channel `rx` (1-based), as ARC 0x3010 would.
+    public func subscribe(rx: Int, txChannel: String?, txDevice: String?) {
+        _ = try? loop.submit {
+            var changes: DeviceChanges = []
+            _ = self.model.apply([(UInt16(rx), txChannel, txDevice)], changes: &changes)
+            self.apply(changes)
+        }.wait()
+    }
+
+    /// Peak level (dBFS, -inf as nil) of each RX channel over the `window` samples just played out.
+    public func rxPeaks(window: Int) -> [Double?] {
+        guard let now = clock.now() else { return Array(repeating: nil, count: rx.channels) }
+        let t = now.samples(rate: UInt32(config.sampleRate))
+        var buf = [Int32](repeating: 0, count: window)
+        return (0..<rx.channels).map { c in
+            let start = t &- UInt64(rx.latencySamples(channel: c)) &- UInt64(window)
+            buf.withUnsafeMutableBufferPointer { _ = rx.rings[c].readChannel(0, at: start, count: window, into: $0.baseAddress!) }
+            let peak = buf.reduce(Int32(0)) { max($0, $1 == .min ? .max : abs($1)) }
+            return peak == 0 ? nil : 20 * log10(Double(peak) / 2147483648.0)
+        }
+    }
+
     var txLimits: TxFlowTable.Limits {
         TxFlowTable.Limits(sampleRate: UInt32(model.sampleRate), txChannels: model.tx.count)
     }
