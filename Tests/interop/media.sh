@@ -136,16 +136,20 @@ check "garbage: forged audio from a foreign host dropped and counted by B" \
 "$INFERNO_BIN" run --bind 127.0.0.1 --ports 24440 --process-id 1 --name loopa --tx 8 --rx 0 --tx-source pattern \
   --device-id 00000000000a0002 --state-dir "$work/state-la" >>"$work/la.log" 2>&1 &
 echo $! >"$work/la.pid"
-mkdir -p "$work/state-lb"
-"$py" - "$work/state-lb/00000000000b0002.json" <<'PY'
-import json, sys
-subs = {str(i): {"txChannel": "%02d" % i, "txDevice": "loopa"} for i in range(1, 9)}
-json.dump({"version": 1, "subscriptions": subs, "txChannelNames": {}, "rxChannelNames": {}}, open(sys.argv[1], "w"))
-PY
 sleep 1
-timeout 30 "$INFERNO_BIN" record --bind 127.0.0.1 --ports 24450 --process-id 2 --name loopb --tx 0 --rx 8 \
-  --device-id 00000000000b0002 --state-dir "$work/state-lb" --channels 1-8 --duration 4 -o "$work/lo.raw" 2>>"$work/lo.raw.log" || true
-check "loopback with --ports: bit-exact" verify "$work/lo.raw" 24
+timeout 40 "$INFERNO_BIN" record --bind 127.0.0.1 --ports 24450 --process-id 2 --name loopb --tx 0 --rx 8 \
+  --device-id 00000000000b0002 --state-dir "$work/state-lb" --channels 1-8 --duration 9 -o "$work/lo.raw" 2>>"$work/lo.raw.log" &
+recpid=$!
+sleep 1.5
+# Patched with our own controller this time (in parallel: each call discovers the devices first).
+subpids=()
+for c in 1 2 3 4 5 6 7 8; do
+  "$INFERNO_BIN" subscribe --bind 127.0.0.1 --rx "$c@loopb" --tx "0$c@loopa" >>"$work/subscribe.log" 2>&1 & subpids+=($!)
+done
+subok=0; for p in "${subpids[@]}"; do wait "$p" || subok=1; done
+check "inferno subscribe: 8 subscriptions accepted" test $subok -eq 0
+wait $recpid || true
+check "loopback with --ports, patched by inferno subscribe: bit-exact" verify "$work/lo.raw" 24
 stop_pid la TERM
 
 # 9. usrvclock: `inferno clock serve` publishes the host clock; A and B follow it. Bit-exact; then the server
