@@ -51,7 +51,7 @@ struct ClockCommand: ParsableCommand {
                 FileHandle.standardError.write(Data("inferno: \(error)\n".utf8))
                 throw ExitCode(2)
             }
-            waitForTermination()
+            waitForSignal()
             server.stop()
         }
     }
@@ -114,18 +114,3 @@ private func bootstrapLogging(_ level: String?, label: String) -> Logger {
     return Logger(label: label)
 }
 
-/// Blocks until SIGINT or SIGTERM.
-private func waitForTermination() {
-    signal(SIGINT, SIG_IGN)
-    signal(SIGTERM, SIG_IGN)
-    let done = DispatchSemaphore(value: 0)
-    var sources: [DispatchSourceSignal] = []
-    for sig in [SIGINT, SIGTERM] {
-        let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-        s.setEventHandler { done.signal() }
-        s.resume()
-        sources.append(s)
-    }
-    done.wait()
-    _ = sources
-}
