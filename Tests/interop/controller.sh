@@ -122,8 +122,13 @@ check "subscribe 1@B <- 02@A exits 0" rc_is 0
 check "subscribe reports the TX name used" out_has "B RX 1 <- TX 2@A"
 ctl subscribe --rx "RX 2@B" --tx "TX 1@A"
 check "subscribe by names exits 0" rc_is 0
-ctl channels B --json
-check "channels B: RX 1 <- TX 2@A, unresolved" ours channels-rx 1 "TX 2@A" unresolved
+# The media plane connects the subscription by itself: wait for our controller to show it connected.
+for _ in 1 2 3 4 5 6 7 8 9 10; do
+  ctl channels B --json
+  ours channels-rx 1 "TX 2@A" "connected (unicast)" 2>/dev/null && break
+  sleep 0.5
+done
+check "channels B: RX 1 <- TX 2@A, connected (unicast)" ours channels-rx 1 "TX 2@A" "connected (unicast)"
 check "channels B: RX 2 <- TX 1@A" ours channels-rx 2 "TX 1@A"
 na -o json subscription list >"$work/na.json"
 check "netaudio lists B RX 1 <- TX 2@A" theirs na-sub B 1 "TX 2@A"
