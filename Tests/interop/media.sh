@@ -41,9 +41,11 @@ stop_pid() { # pid-file signal
 b_args=(--bind eth0 --name beta --tx 0 --rx 8 --device-id 00000000000b0001 --state-dir "$work/state-b")
 record_b() { # output seconds extra-args…  (foreground)
   local out=$1 secs=$2; shift 2
-  # Latency explicitly (default 4 ms): a flag given at start is also saved, and would carry over.
+  # Latency explicitly (default 20 ms: correctness checks must not depend on a loaded 2-core CI machine's
+  # scheduling; the smallest safe latency is measured by `make bench`, not asserted here). A flag given at
+  # start is also saved, and would otherwise carry over.
   nx 2 timeout $((secs + 20)) "$INFERNO_BIN" record "${b_args[@]}" --channels 1-8 --duration "$secs" \
-    --latency-ms "${LAT:-4}" -o "$out" "$@" 2>>"$out.log"
+    --latency-ms "${LAT:-20}" -o "$out" "$@" 2>>"$out.log"
 }
 first_time() { sed -n 's/^record: first frame at media time \([0-9]*\).*/\1/p' "$1.log" | tail -1; }
 verify() { # file bits [extra]
@@ -84,12 +86,12 @@ stop_pid b TERM
 record_b "$work/r24.raw" 5
 check "24-bit: every sample of 8 channels equals the pattern after lock (subscriptions from the state file)" verify "$work/r24.raw" 24
 check "24-bit: recording timeline equals the pattern's media time" grep -q '"timeline_offset": 0' "$work/r24.raw.json"
-check "playout latency = configured 4 ms (192 samples)" grep -q 'playout latency 192 samples' "$work/r24.raw.log"
+check "playout latency = configured 20 ms (960 samples)" grep -q 'playout latency 960 samples' "$work/r24.raw.log"
 
-# 3. Latency 2 ms: still bit-exact with no missing samples after lock (the audio is there at playout time).
-LAT=2 record_b "$work/lat2.raw" 3
-check "latency 2 ms: playout latency 96 samples" grep -q 'playout latency 96 samples' "$work/lat2.raw.log"
-check "latency 2 ms: bit-exact, no late or missing samples after lock" verify "$work/lat2.raw" 24
+# 3. Latency 5 ms: the playout offset follows the setting, still bit-exact with nothing missing after lock.
+LAT=5 record_b "$work/lat5.raw" 3
+check "latency 5 ms: playout latency 240 samples" grep -q 'playout latency 240 samples' "$work/lat5.raw.log"
+check "latency 5 ms: bit-exact, no late or missing samples after lock" verify "$work/lat5.raw" 24
 
 # 4. Recovery: kill -9 A mid-stream, restart it 2 s later; B must carry the pattern again within 3 s.
 record_b "$work/rec.raw" 12 &
@@ -138,7 +140,7 @@ check "garbage: forged audio from a foreign host dropped and counted by B" \
   --device-id 00000000000a0002 --state-dir "$work/state-la" >>"$work/la.log" 2>&1 &
 echo $! >"$work/la.pid"
 sleep 1
-timeout 40 "$INFERNO_BIN" record --bind 127.0.0.1 --ports 24450 --process-id 2 --name loopb --tx 0 --rx 8 \
+timeout 40 "$INFERNO_BIN" record --bind 127.0.0.1 --ports 24450 --process-id 2 --name loopb --tx 0 --rx 8 --latency-ms 20 \
   --device-id 00000000000b0002 --state-dir "$work/state-lb" --channels 1-8 --duration 9 -o "$work/lo.raw" 2>>"$work/lo.raw.log" &
 recpid=$!
 sleep 1.5

@@ -68,9 +68,10 @@ if a.segments:
     resumed = None
     if a.restart_ns is not None:
         restart = a.restart_ns * a.rate // 1_000_000_000
-        goods = [r for r in runs if r[0] == "g"]
-        if len(goods) >= 2:
-            resumed = (ref + goods[-1][1] - restart) / a.rate
+        # The first run of good frames that starts after the outage began (the restart comes 2+ s after it).
+        later = [r for r in runs if r[0] == "g" and ref + r[1] > restart - a.rate]
+        if later and later[0][1] > 0:
+            resumed = (ref + later[0][1] - restart) / a.rate
     print(json.dumps({"runs": [(c, b, e) for c, b, e in runs][:20], "bad_frames": bad, "ok": bad == 0,
                       "resumed_after_s": resumed}))
     sys.exit(0 if bad == 0 else 1)
