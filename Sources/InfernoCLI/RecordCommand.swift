@@ -70,14 +70,16 @@ struct Record: ParsableCommand {
         let recorder = Recorder(engine: runtime.rx, clock: runtime.clock, sampleRate: UInt32(runtime.sampleRate),
                                 options: .init(channels: selected, format: fmt, bits: bits, duration: duration), fd: fd)
         recorder.start()
-        let status = DispatchSource.makeTimerSource(queue: .global())
+        // The "first frame" line is written by this thread only (the status timer writes status lines).
         var announced = false
+        func announce() {
+            guard !announced, recorder.started.load(ordering: .acquiring) else { return }
+            announced = true
+            FileHandle.standardError.write(Data("record: first frame at media time \(recorder.firstSampleTime), playout latency \(recorder.playoutLatency) samples\n".utf8))
+        }
+        let status = DispatchSource.makeTimerSource(queue: .global())
         status.schedule(deadline: .now() + 1, repeating: 1)
         status.setEventHandler {
-            if !announced, recorder.started.load(ordering: .acquiring) {
-                announced = true
-                FileHandle.standardError.write(Data("record: first frame at media time \(recorder.firstSampleTime), playout latency \(recorder.playoutLatency) samples\n".utf8))
-            }
             guard !quiet else { return }
             let peaks = recorder.takePeaks().map { p -> String in
                 p == 0 ? "-inf" : String(format: "%.1f", 20 * log10(Double(p) / 2147483648.0))
@@ -93,13 +95,18 @@ struct Record: ParsableCommand {
         status.resume()
         let finished = DispatchSemaphore(value: 0)
         Thread.detachNewThread { recorder.wait(); finished.signal() }
-        waitForSignal { finished.wait(timeout: .now()) == .success }
+        var done = false
+        waitForSignal {
+            announce()
+            done = finished.wait(timeout: .now()) == .success
+            return done
+        }
         recorder.stop()
+        // Let the writer drain and finalise the WAV header before the file is closed.
+        if !done { finished.wait() }
         status.cancel()
         runtime.stop()
-        if !announced, recorder.started.load(ordering: .acquiring) {
-            FileHandle.standardError.write(Data("record: first frame at media time \(recorder.firstSampleTime), playout latency \(recorder.playoutLatency) samples\n".utf8))
-        }
+        announce()
         FileHandle.standardError.write(Data("record: \(recorder.framesWritten.load(ordering: .relaxed)) frames of \(selected.count) channels written, \(recorder.missingSamples.load(ordering: .relaxed)) samples missing, \(recorder.stalledTotal) frames of output stall\n".utf8))
         if fd != 1 { close(fd) }
         let err = recorder.writeError.load(ordering: .relaxed)

@@ -229,16 +229,9 @@ public final class DeviceRuntime: @unchecked Sendable {
         if !notify.isEmpty { sendConmon(.rxChannelChange(ChannelBitmap(channels: notify))) }
     }
 
+    /// The controller's wording (`ARCSubscriptionStatus.text`), plus whether media is arriving.
     static func statusText(_ s: ARCSubscriptionStatus, _ receiving: Bool) -> String {
-        switch s {
-        case .none: return "not subscribed"
-        case .unresolved: return "unresolved"
-        case .inProgress: return "flow established, waiting for media"
-        case .unicast: return receiving ? "receiving (unicast)" : "connected"
-        case .txFail: return "transmitter refused the flow"
-        case .tooManyTxFlows: return "transmitter has no free flow"
-        default: return "status \(s)"
-        }
+        s == .unicast && receiving ? "\(s.text), receiving" : s.text
     }
 
     /// Statistics for status lines.

@@ -245,7 +245,7 @@ final class ClockTests: XCTestCase {
         let done = ClosedFlag()
         let torn = Mutex(0)
         let reads = Mutex(0)
-        let reader = ClockThread(name: "cell-reader") {
+        let reader = RealtimeThread.start(name: "cell-reader") {
             var n = 0, bad = 0
             while !done.isSet {
                 if let s = cell.read() {

@@ -41,6 +41,10 @@ public func readClock(_ id: clockid_t) -> Int64? {
     return Int64(ts.tv_sec) &* 1_000_000_000 &+ Int64(ts.tv_nsec)
 }
 
+/// CLOCK_MONOTONIC in ns (timeouts, keep-alives; never jumps). Real-time safe.
+@inline(__always)
+public func monotonicNow() -> Int64 { readClock(CLOCK_MONOTONIC) ?? 0 }
+
 /// The embedded default: media time straight from the host's CLOCK_TAI (falling back to CLOCK_REALTIME when
 /// TAI is unavailable), so every device on one host agrees without any daemon.
 public final class SystemMediaClock: MediaClockSource, @unchecked Sendable {

@@ -40,7 +40,7 @@ public final class USrvClockClient: MediaClockSource, @unchecked Sendable {
     private let stopping = Atomic<Bool>(false)
     private let closed = Atomic<Bool>(false)
     private let wake: WakePipe
-    private var thread: ClockThread?
+    private var thread: RealtimeThread?
     private let info: Mutex<Info>
 
     private struct Info {
@@ -67,7 +67,7 @@ public final class USrvClockClient: MediaClockSource, @unchecked Sendable {
         self.log = logger
         self.wake = try WakePipe()
         self.info = Mutex(Info(status: "waiting for the first usrvclock overlay from \(options.serverPath)"))
-        thread = ClockThread(name: "usrvclock-client") { [self] in self.run() }
+        thread = RealtimeThread.start(name: "usrvclock-client") { [self] in self.run() }
     }
 
     public convenience init(path: String = ClockSpec.defaultUSrvClockPath, logger: Logger) throws(ClockSocketError) {

@@ -50,7 +50,7 @@ public final class USrvClockServer: @unchecked Sendable {
     private let log: Logger
     private let wake: WakePipe
     private let stopped = ClosedFlag()
-    private var thread: ClockThread?
+    private var thread: RealtimeThread?
     private let state: Mutex<State>
 
     private struct State {
@@ -110,7 +110,7 @@ public final class USrvClockServer: @unchecked Sendable {
         USrvClockServer.refresh(&initial)
         self.state = Mutex(initial)
         logger.info("usrvclock server on \(path): \(source) (\(clockName(initial.overlay.clockID)), shift \(initial.overlay.shift) ns), pushed every \(USrvClockClient.seconds(intervalNs))")
-        thread = ClockThread(name: "usrvclock-srv") { [self] in self.run() }
+        thread = RealtimeThread.start(name: "usrvclock-srv") { [self] in self.run() }
     }
 
     /// Registered clients.

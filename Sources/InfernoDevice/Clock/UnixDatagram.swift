@@ -1,7 +1,7 @@
 import Glibc
 
-/// Small helpers shared by the usrvclock client and server: Unix datagram sockets addressed by path, a wake-up
-/// pipe for interruptible waits, and a plain background thread. None of this runs on a real-time thread.
+/// Small helpers shared by the usrvclock client and server: Unix datagram sockets addressed by path and a
+/// wake-up pipe for interruptible waits. None of this runs on a real-time thread.
 enum UnixDatagram {
     /// sun_path is 108 bytes including the terminating NUL.
     static let maxPathBytes = MemoryLayout.size(ofValue: sockaddr_un().sun_path) - 1
@@ -124,37 +124,6 @@ final class WakePipe: @unchecked Sendable {
     enum WaitResult { case readable, woken, timeout }
 }
 
-/// A plain joinable pthread running `body` (for the clock's socket threads; not real-time).
-final class ClockThread: @unchecked Sendable {
-    private var tid = pthread_t()
-    private var joined = false
-
-    private final class Body {
-        let run: () -> Void
-        init(_ run: @escaping () -> Void) { self.run = run }
-    }
-
-    init(name: String, _ body: @escaping () -> Void) {
-        let box = Unmanaged.passRetained(Body(body)).toOpaque()
-        let rc = pthread_create(&tid, nil, { p in
-            let b = Unmanaged<Body>.fromOpaque(p!).takeRetainedValue()
-            b.run()
-            return nil
-        }, box)
-        precondition(rc == 0, "pthread_create failed for \(name): \(rc)")
-    }
-
-    /// Waits for the thread to finish. Call once, from another thread.
-    func join() {
-        guard !joined else { return }
-        joined = true
-        pthread_join(tid, nil)
-    }
-}
-
-/// Reads CLOCK_MONOTONIC in ns (for timeouts).
-@inline(__always)
-func monotonicNow() -> Int64 { readClock(CLOCK_MONOTONIC) ?? 0 }
 
 /// A readable name for a POSIX clock id as announced in an overlay.
 func clockName(_ id: Int64) -> String {

@@ -73,18 +73,29 @@ public final class FileFeeder: @unchecked Sendable {
             let ch = try read(8)
             let size = le(ch, 4, 4)
             if ch[0..<4].elementsEqual("fmt ".utf8) {
+                // PCM fmt is 16 bytes, WAVE_FORMAT_EXTENSIBLE 40; anything else is not a file we can play.
+                guard size >= 16, size <= 64 else { throw FeedError.format("\(path): fmt chunk of \(size) bytes") }
                 let f = try read(size + size % 2)
-                let tag = le(f, 0, 2), bits = le(f, 14, 2)
+                let tag = le(f, 0, 2), channels = le(f, 2, 2), rate = le(f, 4, 4), bits = le(f, 14, 2)
                 guard tag == 1 || tag == 0xFFFE, [16, 24, 32].contains(bits) else {
                     throw FeedError.format("\(path): only 16/24/32-bit integer PCM WAV is supported")
                 }
-                info = WAVInfo(channels: le(f, 2, 2), rate: UInt32(le(f, 4, 4)), bits: bits, dataBytes: nil)
+                guard channels >= 1, channels <= DeviceConfig.maxChannels, rate > 0 else {
+                    throw FeedError.format("\(path): \(channels) channels at \(rate) Hz")
+                }
+                info = WAVInfo(channels: channels, rate: UInt32(rate), bits: bits, dataBytes: nil)
             } else if ch[0..<4].elementsEqual("data".utf8) {
-                guard var i = info, i.channels > 0 else { throw FeedError.format("\(path): data before fmt") }
+                guard var i = info else { throw FeedError.format("\(path): data before fmt") }
                 i.dataBytes = size == 0xFFFF_FFFF ? nil : size
                 return i
             } else {
-                _ = try read(size + size % 2)
+                // Skip other chunks without reading them into memory (a bogus size just ends at EOF).
+                do {
+                    let next = try h.offset() + UInt64(size + size % 2)
+                    try h.seek(toOffset: next)
+                } catch {
+                    throw FeedError.format("\(path): cannot skip a chunk (\(error))")
+                }
             }
         }
         throw FeedError.format("\(path): no data chunk")

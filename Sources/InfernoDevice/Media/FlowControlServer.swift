@@ -29,7 +29,7 @@ final class FlowControlServer: @unchecked Sendable {
         if let why = out.refusal {
             refused += 1
             // At most one log line per second, so a flood cannot flood the log.
-            let now = readClock(CLOCK_MONOTONIC) ?? 0
+            let now = monotonicNow()
             if now - lastRefusalLog > 1_000_000_000 {
                 lastRefusalLog = now
                 log.warning("refused a flow request from \(from.ipAddress ?? "?"): \(why) (\(refused) refused so far)")

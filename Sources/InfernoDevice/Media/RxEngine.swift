@@ -274,7 +274,7 @@ public final class RxEngine: @unchecked Sendable {
             let r = inferno_recvmmsg(fd, msgs, UInt32(Self.batch), Int32(MSG_DONTWAIT))
             if r <= 0 { return }
             let reading = clock.now()
-            let mono = readClock(CLOCK_MONOTONIC) ?? 0
+            let mono = monotonicNow()
             for i in 0..<Int(r) {
                 place(flow: f, bytes: UnsafeRawBufferPointer(start: buffers + i * Self.datagramCapacity,
                                                              count: Int(msgs[i].msg_len)),

@@ -48,11 +48,6 @@ final class Subscriber: @unchecked Sendable {
         var pendingRX: [(rx: Int, slot: Int)] = []
     }
 
-    struct Resolved {
-        var channel: ResolvedChannel
-        var at: Int64
-    }
-
     static let tick: Int64 = 250_000_000
     static let silenceTimeout: Int64 = 1_000_000_000
     static let minFlowAge: Int64 = 2_000_000_000
@@ -75,7 +70,8 @@ final class Subscriber: @unchecked Sendable {
     private(set) var channels: [Channel]
     private var flows: [Flow?] = Array(repeating: nil, count: RxEngine.maxFlows)
     private var pending: [Int] = []   // RX channels (0-based) resolved and waiting for a flow
-    private var resolved: [Int: Resolved] = [:]
+    /// The last lookup result per RX channel (0-based), used to group and request flows.
+    private var resolved: [Int: ResolvedChannel] = [:]
     private var nextTransaction: UInt16 = 1
     private var lastRateWarning: Int64 = 0
     private var requestScheduled = false
@@ -94,7 +90,7 @@ final class Subscriber: @unchecked Sendable {
         channels = Array(repeating: Channel(), count: engine.channels)
     }
 
-    static var now: Int64 { readClock(CLOCK_MONOTONIC) ?? 0 }
+    static var now: Int64 { monotonicNow() }
 
     // MARK: inputs
 
@@ -229,7 +225,7 @@ final class Subscriber: @unchecked Sendable {
                     backoff(g, now)
                     continue
                 }
-                resolved[g] = Resolved(channel: r, at: now)
+                resolved[g] = r
                 if let (f, slot) = existingSlot(for: r) {
                     attach(g, flow: f, slot: slot)
                     onStatus([g + 1])
@@ -270,7 +266,7 @@ final class Subscriber: @unchecked Sendable {
         channels[rx].status = .inProgress
         channels[rx].receiving = false
         channels[rx].backoff = 0
-        let txLatency = resolved[rx]?.channel.latencyNs ?? 0
+        let txLatency = resolved[rx]?.latencyNs ?? 0
         let ns = max(latencyNs, txLatency)
         // The ring must hold the latency plus in-flight packets: clamp to half of it (logged).
         var samples = Int64(MediaClock.samples(forDuration: ns, sampleRate: sampleRate))
@@ -296,18 +292,18 @@ final class Subscriber: @unchecked Sendable {
         guard !pending.isEmpty else { return }
         var byTx: [UInt64: [Int]] = [:]
         for rx in pending {
-            guard let r = resolved[rx]?.channel else { continue }
+            guard let r = resolved[rx] else { continue }
             // One request at a time per transmitter (§7.7).
             if flows.contains(where: { $0 != nil && $0!.handle == nil && $0!.txIP == r.ipv4 && $0!.txPort == r.port }) { continue }
             byTx[UInt64(r.ipv4) << 16 | UInt64(r.port), default: []].append(rx)
         }
         for (_, group) in byTx.sorted(by: { $0.key < $1.key }) {
-            guard let first = resolved[group[0]]?.channel else { continue }
+            guard let first = resolved[group[0]] else { continue }
             let cap = max(1, min(first.nchan, Self.maxChannelsPerFlow))
             var ids: [UInt16] = []
             var members: [(rx: Int, slot: Int)] = []
             for rx in group {
-                guard let r = resolved[rx]?.channel, r.encoding == first.encoding else { continue }
+                guard let r = resolved[rx], r.encoding == first.encoding else { continue }
                 if let slot = ids.firstIndex(of: r.channelID) {
                     members.append((rx, slot))
                 } else if ids.count < cap {
@@ -345,9 +341,7 @@ final class Subscriber: @unchecked Sendable {
                                   sampleRate: sampleRate, bitsPerSample: UInt32(flow.encoding.bits),
                                   channels: flow.channelIDs, framesPerPacket: UInt16(flow.fpp),
                                   flowName: "\(processID)_\(f + 1)", receiverIPv4: bindIP, receiverPort: flow.localPort)
-        if let dest = try? SocketAddress(ipAddress: ipv4String(flow.txIP), port: Int(flow.txPort)) {
-            flowClient.send(request.encode(), to: dest)
-        }
+        flowClient.send(request.encode(), to: socketAddress(flow.txIP, flow.txPort))
     }
 
     /// A request failed: channels back to waiting with backoff and the given status.
@@ -372,9 +366,8 @@ final class Subscriber: @unchecked Sendable {
         if let handle = flow.handle {
             let tid = nextTransaction
             nextTransaction = nextTransaction &+ 1 == 0 ? 1 : nextTransaction &+ 1
-            if let dest = try? SocketAddress(ipAddress: ipv4String(flow.txIP), port: Int(flow.txPort)) {
-                flowClient.send(FlowStopRequest(protocolID: flow.protocolID, transactionID: tid, handle: handle).encode(), to: dest)
-            }
+            flowClient.send(FlowStopRequest(protocolID: flow.protocolID, transactionID: tid, handle: handle).encode(),
+                            to: socketAddress(flow.txIP, flow.txPort))
             engine.removeFlow(f)
             log.info("RX flow \(f) from \(flow.txDevice) stopped")
         } else {

@@ -167,7 +167,7 @@ public final class TxEngine: @unchecked Sendable {
                 if c.kind == .shutdown { return }
                 apply(c)
             }
-            let mono = readClock(CLOCK_MONOTONIC) ?? 0
+            let mono = monotonicNow()
             if mono &- lastKeepaliveCheck >= 50_000_000 {
                 lastKeepaliveCheck = mono
                 checkKeepalives(mono)
@@ -209,13 +209,13 @@ public final class TxEngine: @unchecked Sendable {
             if c.kind == .start {
                 flows[i] = Flow()
                 flows[i].fd = c.fd
-                flows[i].lastHeard = readClock(CLOCK_MONOTONIC) ?? 0
+                flows[i].lastHeard = monotonicNow()
                 flows[i].active = true
             } else if flows[i].fd < 0 {
                 return
             } else {
                 flows[i].active = true
-                flows[i].lastHeard = readClock(CLOCK_MONOTONIC) ?? 0
+                flows[i].lastHeard = monotonicNow()
             }
             flows[i].encoding = PCMEncoding(bytesPerSample: Int(c.bytesPerSample)) ?? .int24
             flows[i].fpp = max(1, Int(c.fpp))
