@@ -35,6 +35,10 @@ struct DeviceOptions: ParsableArguments {
     var stateDir: String?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error (INFERNO_LOG_LEVEL). Default info.")
     var logLevel: String?
+    @Option(help: "Serve the channels to applications (the ALSA plugin's `mode attach`) through /dev/shm/inferno-NAME instead of --tx-source (INFERNO_SHM).")
+    var shm: String?
+    @Option(name: .customLong("shm-owner-fd"), help: .hidden)
+    var shmOwnerFD: String?
 
     var flags: [String: String] {
         var flags: [String: String] = [:]
@@ -42,6 +46,7 @@ struct DeviceOptions: ParsableArguments {
             ("name", name), ("tx", tx), ("rx", rx), ("bind", bind), ("ports", ports), ("process-id", processID),
             ("device-id", deviceID), ("sample-rate", sampleRate), ("encoding", encoding), ("latency-ms", latencyMs),
             ("tx-source", txSource), ("dither", dither), ("clock", clock), ("state-dir", stateDir), ("log-level", logLevel),
+            ("shm", shm), ("shm-owner-fd", shmOwnerFD),
         ]
         for (k, v) in given { if let v { flags[k] = v } }
         return flags
@@ -104,7 +109,20 @@ struct Run: ParsableCommand {
 
     func run() throws {
         let runtime = try device.startDevice()
-        waitForSignal()
+        if let fd = runtime.config.shmOwnerFD {
+            // Started by the ALSA plugin: live as long as the plugin holds the pipe's write end.
+            waitForSignal(until: { ownerGone(fd) })
+        } else {
+            waitForSignal()
+        }
         runtime.stop()
+    }
+
+    /// True once every writer of the pipe `fd` has closed it (read gives end-of-file or an error).
+    func ownerGone(_ fd: Int32) -> Bool {
+        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        guard poll(&p, 1, 0) > 0 else { return false }
+        var byte: UInt8 = 0
+        return read(fd, &byte, 1) <= 0
     }
 }

@@ -4,6 +4,7 @@ import InfernoProtocol
 import Logging
 import NIOCore
 import NIOPosix
+import Synchronization
 
 /// A running Dante device: mDNS, ARC, CMC and conmon on one interface, state persisted across restarts.
 ///
@@ -35,6 +36,10 @@ public final class DeviceRuntime: @unchecked Sendable {
     var mediaTask: RepeatedTask?
     public let clock: MediaClockSource
     var feeder: FileFeeder?
+    /// The shared-memory port applications play into and record from (`--shm`), nil otherwise.
+    public let appPort: SharedAudioPort?
+    private var portThread: Thread?
+    private let portStop = Atomic<Bool>(false)
     public let tx: TxEngine
     public let rx: RxEngine
     public private(set) var counters = Counters()
@@ -70,8 +75,18 @@ public final class DeviceRuntime: @unchecked Sendable {
         let clock = clock ?? SystemMediaClock()
         self.clock = clock
         let rate = UInt32(model.sampleRate)
-        var source = txSource ?? Self.makeSource(config.txSource, sampleRate: rate)
-        if txSource == nil {
+        if let name = config.shm {
+            do {
+                appPort = try SharedAudioPort.create(name: name, sampleRate: rate, txChannels: config.txChannels,
+                                                     rxChannels: config.rxChannels)
+            } catch {
+                throw RuntimeError("--shm (INFERNO_SHM): \(error)")
+            }
+        } else {
+            appPort = nil
+        }
+        var source = txSource ?? appPort.map { RingSource(ring: $0.txRing) } ?? Self.makeSource(config.txSource, sampleRate: rate)
+        if txSource == nil && appPort == nil {
             switch config.txSource {
             case .wav, .raw, .stdin:
                 let f = try FileFeeder(spec: config.txSource, txChannels: config.txChannels, clock: clock, sampleRate: rate)
@@ -84,7 +99,27 @@ public final class DeviceRuntime: @unchecked Sendable {
         // Room for the latency plus a safety margin, at least ~0.7 s at 48 kHz.
         let latencySamples = Int(Double(rate) * Double(model.latencyNs) / 1e9)
         rx = RxEngine(clock: clock, channels: config.rxChannels, sampleRate: rate, ringCapacity: max(32768, latencySamples * 4),
-                      defaultLatencySamples: Int64(MediaClock.samples(forDuration: UInt64(model.latencyNs), sampleRate: rate)))
+                      defaultLatencySamples: Int64(MediaClock.samples(forDuration: UInt64(model.latencyNs), sampleRate: rate)),
+                      sharedRings: appPort?.rxRings)
+    }
+
+    /// Keeps the shared port's clock, heartbeat, RX latencies and TX read-ahead current (every 2 ms), so
+    /// applications can place frames in media time on their own.
+    func startPortPublisher(_ port: SharedAudioPort) {
+        let t = Thread { [self] in
+            while !portStop.load(ordering: .relaxed) {
+                let mono = monotonicNow()
+                let reading = clock.now()
+                port.publishClock(monotonic: mono, media: reading?.ns, generation: reading?.generation ?? 0)
+                for c in 0..<rx.channels { port.setRxLatency(channel: c, samples: rx.latencySamples(channel: c)) }
+                port.setTxReadAhead(frames: tx.stats.maxFramesPerPacket.load(ordering: .relaxed))
+                port.heartbeat()
+                sleepNanoseconds(2_000_000)
+            }
+        }
+        t.name = "inferno-port"
+        t.start()
+        portThread = t
     }
 
     static func makeSource(_ spec: TxSourceSpec, sampleRate: UInt32) -> TxSampleSource {
@@ -130,6 +165,10 @@ public final class DeviceRuntime: @unchecked Sendable {
         tx.start()
         rx.start()
         feeder?.start()
+        if let appPort {
+            startPortPublisher(appPort)
+            log.info("applications reach the channels through \(appPort.path) (\(appPort.txChannels) TX, \(appPort.rxChannels) RX at \(appPort.sampleRate) Hz)")
+        }
         if !tx.realtime || !rx.realtime {
             log.notice("audio threads run without real-time priority (SCHED_FIFO not permitted: run as root, or grant CAP_SYS_NICE / an rtprio limit)")
         }
@@ -171,6 +210,8 @@ public final class DeviceRuntime: @unchecked Sendable {
             self.persist()
         }.wait()
         feeder?.stop()
+        portStop.store(true, ordering: .relaxed)
+        appPort?.retire()
         tx.stop()
         rx.stop()
         mdns?.stop()
@@ -330,6 +371,10 @@ public final class DeviceRuntime: @unchecked Sendable {
             subscriber.sampleRate = UInt32(model.sampleRate)
             subscriber.stopAll()
             subscriber.sync(model.rx.map { _ in nil })
+            if let appPort, appPort.sampleRate != UInt32(model.sampleRate) {
+                appPort.retire()
+                log.warning("the shared port \(appPort.path) was made for \(appPort.sampleRate) Hz: applications lose it; restart the device to serve them at \(model.sampleRate) Hz")
+            }
         }
         subscriber.latencyNs = UInt64(model.latencyNs)
     }
