@@ -143,6 +143,7 @@ final class DeviceHost: @unchecked Sendable {
             candidates.append(d + "/../../bin/inferno")           // PREFIX/lib/<triplet>/alsa-lib → PREFIX/bin
             candidates.append(d + "/../../../bin/inferno")
         }
+        candidates += ["/usr/local/bin/inferno", "/usr/bin/inferno"]
         if let path = getenv("PATH") {
             for dir in String(cString: path).split(separator: ":") { candidates.append(String(dir) + "/inferno") }
         }

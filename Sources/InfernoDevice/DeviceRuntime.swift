@@ -106,14 +106,19 @@ public final class DeviceRuntime: @unchecked Sendable {
     /// Keeps the shared port's clock, heartbeat, RX latencies and TX read-ahead current (every 2 ms), so
     /// applications can place frames in media time on their own.
     func startPortPublisher(_ port: SharedAudioPort) {
+        let publish: @Sendable () -> Void = { [self] in
+            let mono = monotonicNow()
+            let reading = clock.now()
+            port.publishClock(monotonic: mono, media: reading?.ns, generation: reading?.generation ?? 0)
+            for c in 0..<rx.channels { port.setRxLatency(channel: c, samples: rx.latencySamples(channel: c)) }
+            port.setTxReadAhead(frames: tx.stats.maxFramesPerPacket.load(ordering: .relaxed))
+            port.heartbeat()
+        }
+        publish()
+        port.markReady()
         let t = Thread { [self] in
             while !portStop.load(ordering: .relaxed) {
-                let mono = monotonicNow()
-                let reading = clock.now()
-                port.publishClock(monotonic: mono, media: reading?.ns, generation: reading?.generation ?? 0)
-                for c in 0..<rx.channels { port.setRxLatency(channel: c, samples: rx.latencySamples(channel: c)) }
-                port.setTxReadAhead(frames: tx.stats.maxFramesPerPacket.load(ordering: .relaxed))
-                port.heartbeat()
+                publish()
                 sleepNanoseconds(2_000_000)
             }
         }

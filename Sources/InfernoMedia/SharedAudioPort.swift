@@ -96,7 +96,8 @@ public final class SharedAudioPort: @unchecked Sendable {
         rxRings = rings
     }
 
-    /// Device side: creates (or replaces a stale) port file and maps it. Fails if a live device serves it.
+    /// Device side: creates (or replaces a stale) port file and maps it, not yet ready (`markReady`). Fails if a
+    /// live device serves it.
     public static func create(name: String, sampleRate: UInt32, txChannels: Int, rxChannels: Int,
                               ringFrames: Int = 32768) throws(PortError) -> SharedAudioPort {
         precondition(ringFrames >= 1024 && ringFrames & (ringFrames - 1) == 0)
@@ -130,8 +131,13 @@ public final class SharedAudioPort: @unchecked Sendable {
         port.word(.daemonPID).pointee.store(UInt64(getpid()), ordering: .relaxed)
         port.word(.txReadAhead).pointee.store(32, ordering: .relaxed)
         port.heartbeat()
-        port.word(.state).pointee.store(State.ready.rawValue, ordering: .releasing)
         return port
+    }
+
+    /// Device side: opens the port to applications (call after the first `publishClock`).
+    public func markReady() {
+        heartbeat()
+        word(.state).pointee.store(State.ready.rawValue, ordering: .releasing)
     }
 
     /// Application side: maps an existing port. Validates the header against the file size.
