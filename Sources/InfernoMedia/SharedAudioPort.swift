@@ -161,13 +161,15 @@ public final class SharedAudioPort: @unchecked Sendable {
         }
         let words = base.assumingMemoryBound(to: Atomic<UInt64>.self)
         func w(_ k: Word) -> UInt64 { words[k.rawValue].load(ordering: .acquiring) }
-        let tx = Int(w(.txChannels)), rx = Int(w(.rxChannels)), ring = Int(w(.ringFrames)), rate = w(.sampleRate)
-        guard w(.magic) == magic, w(.version) == version, tx <= maxChannels, rx <= maxChannels,
-              ring >= 1024, ring <= 1 << 22, ring & (ring - 1) == 0, rate > 0, rate <= 1_000_000,
-              byteCount(txChannels: tx, rxChannels: rx, ringFrames: ring) == size else {
+        // Every word is checked before it is used as a size (the file may hold anything).
+        let txWord = w(.txChannels), rxWord = w(.rxChannels), ringWord = w(.ringFrames), rate = w(.sampleRate)
+        guard w(.magic) == magic, w(.version) == version, txWord <= UInt64(maxChannels), rxWord <= UInt64(maxChannels),
+              ringWord >= 1024, ringWord <= 1 << 22, ringWord & (ringWord - 1) == 0, rate > 0, rate <= 1_000_000,
+              byteCount(txChannels: Int(txWord), rxChannels: Int(rxWord), ringFrames: Int(ringWord)) == size else {
             munmap(base, size)
             throw .notAPort(path)
         }
+        let tx = Int(txWord), rx = Int(rxWord), ring = Int(ringWord)
         return SharedAudioPort(path: path, base: base, size: size, creator: false, rate: UInt32(rate), tx: tx, rx: rx,
                                ring: ring)
     }

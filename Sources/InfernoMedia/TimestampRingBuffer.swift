@@ -53,7 +53,7 @@ public final class TimestampRingBuffer: @unchecked Sendable {
         self.mask = UInt64(capacity - 1)
         let tagBase = storage.bindMemory(to: Atomic<UInt64>.self, capacity: capacity)
         if initialize {
-            for i in 0..<capacity { (tagBase + i).initialize(to: Atomic(TimestampRingBuffer.emptyTag)) }
+            for i in 0..<capacity { (tagBase + i).initialize(to: Atomic<UInt64>(TimestampRingBuffer.emptyTag)) }
         }
         tags = tagBase
         frames = (storage + capacity * 8).bindMemory(to: Int32.self, capacity: capacity * channels)
