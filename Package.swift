@@ -43,7 +43,7 @@ let package = Package(
         // Faces.
         // The ALSA plugin's Swift side: positions and clocks over the device's shared port. No Foundation, no
         // swift-nio: it runs inside arbitrary applications (the device itself runs as a child process).
-        .target(name: "InfernoALSA", dependencies: ["InfernoMedia"]),
+        .target(name: "InfernoALSA", dependencies: ["InfernoMedia", "CInfernoSys"]),
         // Its ioplug glue. PIC must be defined (else alsa-lib's static-build symbol is emitted), the Swift runtime
         // is linked in statically (SwiftPM ignores --static-swift-stdlib for dynamic products), and the .so is
         // never unloaded (alsa-lib dlcloses plugins; Swift runtime state must not vanish under live threads).

@@ -1,10 +1,11 @@
+import CInfernoSys
 import Glibc
 import InfernoMedia
 import Synchronization
 
 /// The Dante device behind a PCM.
 ///
-/// * `mode host` (default): the plugin starts `inferno run --shm alsa-<pid>-<n> --shm-owner-fd N` as a child
+/// * `mode host` (default): the plugin starts `inferno run --shm alsa-<pid>-<n> --shm-owner-fd 3` as a child
 ///   process and talks to it through the shared port. The child holds the read end of a pipe whose write end only
 ///   this process has, so the device stops when the last PCM using it closes, or when the application dies,
 ///   however it dies. A playback and a capture PCM of the same entry share one device (full-duplex apps).
@@ -89,24 +90,18 @@ final class DeviceHost: @unchecked Sendable {
         var fds: [Int32] = [-1, -1]
         guard pipe(&fds) == 0 else { throw Failure(message: "inferno: pipe: \(String(cString: strerror(errno)))") }
         let readEnd = fds[0], writeEnd = fds[1]
-        _ = fcntl(writeEnd, F_SETFD, FD_CLOEXEC)   // the child keeps the read end; the write end stays here only
-        let args = [executable] + config.runArguments + ["--shm", name, "--shm-owner-fd", String(readEnd)]
+        // Neither end leaks into other children of the application; the device gets its copy of the read end
+        // as descriptor 3 (dup2 clears close-on-exec), the write end stays here only.
+        _ = fcntl(readEnd, F_SETFD, FD_CLOEXEC)
+        _ = fcntl(writeEnd, F_SETFD, FD_CLOEXEC)
+        let args = [executable] + config.runArguments + ["--shm", name, "--shm-owner-fd", "3"]
         var argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
         defer { for p in argv { free(p) } }
-        var attr = posix_spawnattr_t()
-        posix_spawnattr_init(&attr)
-        defer { posix_spawnattr_destroy(&attr) }
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for s in [SIGINT, SIGTERM, SIGPIPE, SIGHUP] { sigaddset(&defaults, s) }
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        posix_spawnattr_setsigdefault(&attr, &defaults)
-        posix_spawnattr_setsigmask(&attr, &empty)
-        posix_spawnattr_setpgroup(&attr, 0)   // the terminal's Ctrl-C goes to the app, which then closes the pipe
-        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP))
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, executable, nil, &attr, &argv, environ)
+        // The child sees only stdin, stderr (also as stdout, so it never writes into the application's output)
+        // and the pipe's read end as descriptor 3: the application's other files and sockets stay here.
+        var child: Int32 = 0
+        let rc = inferno_spawn_isolated(executable, &argv, readEnd, &child)
+        let pid = pid_t(child)
         close(readEnd)
         guard rc == 0 else {
             close(writeEnd)

@@ -93,7 +93,7 @@ wait $recpid || true
 check "aplay -D inferno (S32_LE) exits 0" test $prc -eq 0
 "$py" "$here/wavtool.py" runs "$work/pb.raw" 2 >"$work/pb.json"
 check "aplay: beta receives the file's pattern bit-exact (>= 3 s in one run, nothing else but silence)" \
-  json "$work/pb.json" 'd["bad_frames"] == 0 and len(d["pattern_runs"]) == 1 and d["pattern_runs"][0]["frames"] >= 144000 and 5000 <= d["pattern_runs"][0]["t"] and d["pattern_runs"][0]["t"] + d["pattern_runs"][0]["frames"] <= 5000 + 10 * 48000'
+  json "$work/pb.json" 'all(c["bad_frames"] == 0 and len(c["pattern_runs"]) == 1 and c["pattern_runs"][0]["frames"] >= 144000 and 5000 <= c["pattern_runs"][0]["t"] and c["pattern_runs"][0]["t"] + c["pattern_runs"][0]["frames"] <= 5000 + 10 * 48000 for c in d["channels"])'
 
 # 3. A tone through plug: (S16_LE, 44.1 kHz, mono → S32, 48 kHz, 2 channels): frequency and level arrive.
 "$py" "$here/wavtool.py" tone "$work/t44.wav" 6 --rate 44100 --channels 1 --bits 16 --freq 1000 --amp 0.5 >/dev/null
@@ -122,18 +122,20 @@ check "20 rounds: descriptors and threads unchanged, RSS growth < 4 MB, no child
 
 # 6. An application that stalls 200 ms: one xrun, recovered (running again) within one period (5 ms); beta's
 #    flow stays: the PCM's device accepts exactly one flow request, and the audio continues where it left off.
-record_b "$work/stall.raw" 14 &
+record_b "$work/stall.raw" 9 &   # ends before the application closes its PCM
 recpid=$!
 sleep 1
 nx 2 timeout 60 "$py" "$here/alsa_harness.py" stall inferno 9 >"$work/stall.json" 2>"$work/stall.log" || true
 wait $recpid || true
 check "stall: exactly one xrun, running again within one period" \
   json "$work/stall.json" 'd.get("xruns") == 1 and d["recoveries"][0]["running"] and d["recoveries"][0]["ms"] < 5'
-check "stall: the device accepted one flow request from beta and none after the xrun" \
-  test "$(grep -c 'TX flow [0-9]* to beta' "$work/stall.log")" -eq 1
+check "stall: no flow was set up again, reconfigured or expired on the PCM's device" \
+  bash -c "n=\$(grep -c 'TX flow [0-9]* to beta' '$work/stall.log'); [ \$n -ge 1 ] && [ \$n -le 2 ] && ! grep -Eq 'TX flow [0-9]+ (reconfigured|expired)' '$work/stall.log'"
+check "stall: beta never lost its flow (media kept arriving through the xrun)" \
+  bash -c "! grep -q 'no media for' '$work/stall.raw.log'"
 "$py" "$here/wavtool.py" runs "$work/stall.raw" 2 >"$work/stall.runs.json"
 check "stall: beta hears the pattern, a gap shorter than the stall plus one period, then the pattern continuing exactly" \
-  json "$work/stall.runs.json" 'd["bad_frames"] == 0 and len(d["pattern_runs"]) == 2 and d["pattern_runs"][1]["t"] == d["pattern_runs"][0]["t"] + d["pattern_runs"][0]["frames"] and len(d["gaps"]) == 1 and 0 < d["gaps"][0] <= 9600 + 240'
+  json "$work/stall.runs.json" 'all(c["bad_frames"] == 0 and len(c["pattern_runs"]) == 2 and c["pattern_runs"][1]["t"] == c["pattern_runs"][0]["t"] + c["pattern_runs"][0]["frames"] and len(c["gaps"]) == 1 and 0 < c["gaps"][0] <= 9600 + 240 for c in d["channels"])'
 
 # 7. Two processes, two PCMs with different names and ports, at the same time.
 nx 2 timeout 30 arecord -D inferno -f S32_LE -c 2 -r 48000 -d 2 "$work/two1.wav" 2>"$work/two1.log" & p1=$!

@@ -6,8 +6,8 @@
   wavtool.py analyze FILE [--channels N] [--channel K] [--skip S]
                                                    frequency (zero crossings, interpolated) and RMS (dBFS) of
                                                    channel K over the loud part (after S seconds of it)
-  wavtool.py runs FILE CHANNELS [--bits-on-wire B] runs of the pattern, each locked on its own: every frame is
-                                                   the pattern (continuing its run), silence, or bad
+  wavtool.py runs FILE CHANNELS [--bits-on-wire B] per channel, runs of the pattern, each locked on its own:
+                                                   every sample continues a run, is silence, or is bad
 Raw files (no RIFF header) are read as S32_LE at 48 kHz.
 """
 import argparse, json, math, struct, sys
@@ -77,39 +77,34 @@ def cmd_analyze(a):
             "rms": rms, "rms_dbfs": 20 * math.log10(rms) if rms > 0 else None}
 
 
-def cmd_runs(a):
-    s, n, ch, rate, _ = read_samples(a.file, a.channels)
-    mask = {16: 0xFFFF0000, 24: 0xFFFFFF00, 32: 0xFFFFFFFF}[a.bits_on_wire]
+def channel_runs(col, c, mask):
+    """Runs of channel c's pattern in one column of samples: each run locked on its own."""
     u = lambda v: v & 0xFFFFFFFF
-    runs, bad, k = [], 0, 0
-    current = None  # [start_frame, length, t_start]
-    while k < n:
-        row = [u(s[k * ch + c]) for c in range(ch)]
+    runs, bad, current = [], 0, None   # current = [start_frame, length, t_start]
+    for k, v in enumerate(col):
+        v = u(v)
         if current is not None:
-            t = current[2] + current[1]
-            if all(row[c] & mask == pattern(c + 1, t) & mask and not row[c] & ~mask & 0xFFFFFFFF for c in range(ch)):
+            if v & mask == pattern(c, current[2] + current[1]) & mask and not v & ~mask & 0xFFFFFFFF:
                 current[1] += 1
-                k += 1
                 continue
             runs.append(current)
             current = None
-        if all(v == 0 for v in row):
+        if v == 0:
             if runs and runs[-1][0] == "z":
                 runs[-1][1] += 1
             else:
                 runs.append(["z", 1])
-            k += 1
             continue
-        t = row[0] >> 8
-        if all(row[c] & mask == pattern(c + 1, t) & mask for c in range(ch)):
+        # 2c-1 is odd, so invertible mod 2^24: recover t from the value.
+        inv = pow(2 * c - 1, -1, 1 << 24)
+        t = (((v >> 8) - (c - 1) * 65536) * inv) & 0xFFFFFF
+        if v & mask == pattern(c, t) & mask:
             current = [k, 1, t]
         else:
             bad += 1
-        k += 1
     if current is not None:
         runs.append(current)
     pattern_runs = [{"start": r[0], "frames": r[1], "t": r[2]} for r in runs if r[0] != "z"]
-    # Silence between pattern runs (frames), in order.
     gaps, seen = [], False
     for r in runs:
         if r[0] != "z":
@@ -118,7 +113,15 @@ def cmd_runs(a):
             gaps.append(r[1])
     if runs and runs[-1][0] == "z" and gaps:
         gaps.pop()   # trailing silence is not a gap
-    return {"frames": n, "bad_frames": bad, "pattern_runs": pattern_runs[:10], "gaps": gaps[:10]}
+    return {"bad_frames": bad, "pattern_runs": pattern_runs[:10], "gaps": gaps[:10]}
+
+
+def cmd_runs(a):
+    """Per channel (flows of different channels may start at different moments): every sample is the
+    channel's pattern continuing its run, silence, or bad. Pattern times are taken mod 2^24."""
+    s, n, ch, rate, _ = read_samples(a.file, a.channels)
+    mask = {16: 0xFFFF0000, 24: 0xFFFFFF00, 32: 0xFFFFFFFF}[a.bits_on_wire]
+    return {"frames": n, "channels": [channel_runs(s[c::ch], c + 1, mask) for c in range(ch)]}
 
 
 ap = argparse.ArgumentParser()
