@@ -28,6 +28,11 @@ public struct DeviceConfig: Equatable, Sendable {
     /// `--shm NAME` (INFERNO_SHM): serve the TX/RX channels to applications (the ALSA plugin) through the shared
     /// memory port `/dev/shm/inferno-NAME` instead of `--tx-source`.
     public var shm: String?
+    /// `--fpp N` (INFERNO_FPP): frames per packet this device asks transmitters for (default: a quarter of the
+    /// latency), within the transmitter's advertised range and the datagram size.
+    public var fpp: Int?
+    /// `--stats-seconds N` (INFERNO_STATS_SECONDS): log the media totals every N seconds (0 = only at exit).
+    public var statsSeconds: Int = 0
     /// `--shm-owner-fd N`: the read end of a pipe held by the process that started this device; when it closes
     /// (the owner closed its PCM or died) the device stops. Set by the ALSA plugin.
     public var shmOwnerFD: Int32?
@@ -110,6 +115,8 @@ public struct DeviceConfig: Equatable, Sendable {
             }
             c.shm = v
         }
+        if let (v, s) = value("fpp", "INFERNO_FPP") { c.fpp = try int(v, s, 1...256) }
+        if let (v, s) = value("stats-seconds", "INFERNO_STATS_SECONDS") { c.statsSeconds = try int(v, s, 0...86400) }
         if let v = flags["shm-owner-fd"] {
             c.shmOwnerFD = Int32(try int(v, "--shm-owner-fd", 0...65535))
         }

@@ -34,6 +34,7 @@ public final class DeviceRuntime: @unchecked Sendable {
     var flowServer: FlowControlServer!
     var subscriber: Subscriber!
     var mediaTask: RepeatedTask?
+    var statsTask: RepeatedTask?
     public let clock: MediaClockSource
     var feeder: FileFeeder?
     /// The shared-memory port applications play into and record from (`--shm`), nil otherwise.
@@ -167,6 +168,7 @@ public final class DeviceRuntime: @unchecked Sendable {
                                 processID: config.processID, sampleRate: UInt32(model.sampleRate),
                                 latencyNs: UInt64(model.latencyNs), logger: log) { [unowned self] in model.name }
         subscriber.onStatus = { [unowned self] changed in statusChanged(changed) }
+        subscriber.requestedFPP = config.fpp
         tx.start()
         rx.start()
         feeder?.start()
@@ -191,6 +193,12 @@ public final class DeviceRuntime: @unchecked Sendable {
             self.heartbeatTask = self.loop.scheduleRepeatedTask(initialDelay: .zero, delay: .seconds(1)) { _ in
                 self.sendHeartbeat()
             }
+            if self.config.statsSeconds > 0 {
+                let every = Int64(self.config.statsSeconds)
+                self.statsTask = self.loop.scheduleRepeatedTask(initialDelay: .seconds(every), delay: .seconds(every)) { _ in
+                    self.log.info("media totals: \(self.mediaTotalsText)")
+                }
+            }
         }.wait()
         log.info("device \(model.name) (id \(deviceID)) on \(interface.addressString) [\(interface.name)]: ARC \(ports.arc), CMC \(ports.cmc), conmon \(ports.conmon), \(model.tx.count) TX / \(model.rx.count) RX")
     }
@@ -206,9 +214,9 @@ public final class DeviceRuntime: @unchecked Sendable {
 
     /// Sends goodbyes, closes every socket and stops the event loop.
     public func stop() {
-        let m = mediaStatus
-        log.info("media totals: tx packets \(m.txPackets), tx dropouts \(m.txDropouts), tx waits without clock \(m.txNoClock), flow requests refused \(m.flowRequestsRefused), malformed \(m.flowRequestsMalformed); rx packets \(m.rxPackets), late \(m.rxLate), out-of-window \(m.rxOutOfWindow), malformed \(m.rxMalformed), foreign \(m.rxForeign)")
+        log.info("media totals: \(mediaTotalsText)")
         _ = try? loop.submit {
+            self.statsTask?.cancel()
             self.heartbeatTask?.cancel()
             self.mediaTask?.cancel()
             self.subscriber?.stopAll()
@@ -306,6 +314,12 @@ public final class DeviceRuntime: @unchecked Sendable {
             s.flowRequestsRefused = r; s.flowRequestsMalformed = m
         }
         return s
+    }
+
+    /// One line of counters (logged at exit and every `--stats-seconds`); the monotonic time lets tools compute rates.
+    var mediaTotalsText: String {
+        let m = mediaStatus
+        return "tx packets \(m.txPackets), tx dropouts \(m.txDropouts), tx waits without clock \(m.txNoClock), flow requests refused \(m.flowRequestsRefused), malformed \(m.flowRequestsMalformed); rx packets \(m.rxPackets), late \(m.rxLate), out-of-window \(m.rxOutOfWindow), malformed \(m.rxMalformed), foreign \(m.rxForeign); monotonic ns \(monotonicNow())"
     }
 
     // MARK: state derived from the model
