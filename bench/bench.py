@@ -116,6 +116,16 @@ def window(tag, before, after, pps):
             "lost": max(0, int(pps * secs) - received), "late": after[2] - before[2]}
 
 
+def streaming_window(a, b, pps):
+    """Waits until b receives pps, then WINDOW seconds of per-second CPU of a and b and b's packet counts."""
+    ok = wait_streaming(b.tag, pps)
+    time.sleep(2)
+    before = totals(b.tag)
+    s = measure([a.pid, b.pid], WINDOW)
+    after = totals(b.tag)
+    return s, window(b.tag, before, after, pps), ok
+
+
 results = {"machine": {}, "rows": []}
 cpu_model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 results["machine"] = {"cores": os.cpu_count(), "cpu": cpu_model, "kernel": platform.release(), "build": "release",
@@ -149,12 +159,7 @@ try:
     # Row 1: engine.
     a = device("a64", 24540, 11, "bencha", 64, 0, ["--tx-source", "pattern"])
     b = device("b64", 24550, 12, "benchb", 0, 64, ["--fpp", "16", "--latency-ms", "20"], subs="bencha")
-    ok = wait_streaming("b64", 24000)
-    time.sleep(2)
-    before = totals("b64")
-    s = measure([a.pid, b.pid], WINDOW)
-    after = totals("b64")
-    w = window("b64", before, after, 24000)
+    s, w, ok = streaming_window(a, b, 24000)
     stream_rss = {"tx64": rss_kb(a.pid), "rx64": rss_kb(b.pid)}
     stop(b); stop(a)
     # Row 1: baseline.
@@ -176,12 +181,7 @@ try:
     # Row 2: 16x16 at fpp 2.
     a = device("a16", 24560, 13, "benchc", 16, 0, ["--tx-source", "pattern"])
     b = device("b16", 24570, 14, "benchd", 0, 16, ["--fpp", "2", "--latency-ms", "4"], subs="benchc")
-    ok = wait_streaming("b16", 48000)
-    time.sleep(2)
-    before = totals("b16")
-    s = measure([a.pid, b.pid], WINDOW)
-    after = totals("b16")
-    w = window("b16", before, after, 48000)
+    s, w, ok = streaming_window(a, b, 48000)
     stop(b)
     row("2 16 ch fpp 2, 2 x 24k pkt/s: TX / RX CPU s/s", "%.4f / %.4f" % (stats(s[a.pid])["median"], stats(s[b.pid])["median"]),
         {"tx": stats(s[a.pid]), "rx": stats(s[b.pid]), "late": w["late"], "lost": w["lost"], "streaming": ok})
@@ -219,6 +219,7 @@ try:
     pk = (after[1] - before[1]) if before and after else 0
     row("4 heap allocations per packet, TX / RX", "%s / %s" % (tx_allocs, rx_allocs),
         {"tx_allocations": tx_allocs, "rx_allocations": rx_allocs, "packets_in_window": pk, "streaming": ok,
+         "including_thread_startup": [sum(c.get("tx_all", 0) for c in counts), sum(c.get("rx_all", 0) for c in counts)],
          "note": "counted on threads inferno-tx/inferno-rx from 10 s after start until exit"})
 
     # Row 3: memory.

@@ -310,7 +310,9 @@ public final class DeviceRuntime: @unchecked Sendable {
             s.rxMalformed += f.malformed.load(ordering: .relaxed)
             s.rxForeign += f.foreign.load(ordering: .relaxed)
         }
-        if let (r, m) = try? loop.submit({ (self.flowServer?.refused ?? 0, self.flowServer?.malformed ?? 0) }).wait() {
+        if loop.inEventLoop {
+            s.flowRequestsRefused = flowServer?.refused ?? 0; s.flowRequestsMalformed = flowServer?.malformed ?? 0
+        } else if let (r, m) = try? loop.submit({ (self.flowServer?.refused ?? 0, self.flowServer?.malformed ?? 0) }).wait() {
             s.flowRequestsRefused = r; s.flowRequestsMalformed = m
         }
         return s
