@@ -220,6 +220,7 @@ try:
     row("4 heap allocations per packet, TX / RX", "%s / %s" % (tx_allocs, rx_allocs),
         {"tx_allocations": tx_allocs, "rx_allocations": rx_allocs, "packets_in_window": pk, "streaming": ok,
          "including_thread_startup": [sum(c.get("tx_all", 0) for c in counts), sum(c.get("rx_all", 0) for c in counts)],
+         "main_thread_control": sum(c.get("main", 0) for c in counts),
          "note": "counted on threads inferno-tx/inferno-rx from 10 s after start until exit"})
 
     # Row 3: memory.

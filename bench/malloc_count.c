@@ -2,7 +2,8 @@
  * malloc_count.c: an LD_PRELOAD library counting heap allocations made on the audio threads (threads named
  * inferno-tx and inferno-rx), starting MALLOC_COUNT_SKIP_MS after the process starts (steady state).
  * At exit it appends one JSON line to $MALLOC_COUNT_OUT: {"tx": N, "rx": N, "tx_all": N, "rx_all": N} (the _all
- * counts include the threads' start-up, showing that the counter sees what those threads allocate).
+ * counts include the threads' start-up; "main" counts the main thread (named after the executable), a positive
+ * control showing that the counter does see allocations).
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -20,7 +21,7 @@ static int (*real_posix_memalign)(void **, size_t, size_t);
 static void *(*real_aligned_alloc)(size_t, size_t);
 static void *(*real_memalign)(size_t, size_t);
 
-static atomic_ullong counts[2], counts_all[2];
+static atomic_ullong counts[3], counts_all[3];
 static long long start_ns, skip_ns;
 static __thread int kind __attribute__((tls_model("initial-exec"))) = -2;   /* -2 unknown, -1 other thread, 0 tx, 1 rx */
 static char bootstrap[8192];
@@ -38,7 +39,8 @@ static void count(void)
     if (kind == -2) {
         char name[17] = { 0 };
         prctl(PR_GET_NAME, name);
-        kind = strcmp(name, "inferno-tx") == 0 ? 0 : strcmp(name, "inferno-rx") == 0 ? 1 : -1;
+        kind = strcmp(name, "inferno-tx") == 0 ? 0 : strcmp(name, "inferno-rx") == 0 ? 1
+             : strcmp(name, "inferno") == 0 ? 2 : -1;
         /* Names are set after the thread starts: look again later until it is one of ours. */
         if (kind < 0) { kind = -2; return; }
     }
@@ -75,8 +77,9 @@ __attribute__((destructor)) static void report(void)
     if (!out) return;
     FILE *f = fopen(out, "a");
     if (!f) return;
-    fprintf(f, "{\"tx\": %llu, \"rx\": %llu, \"tx_all\": %llu, \"rx_all\": %llu}\n", (unsigned long long)counts[0],
-            (unsigned long long)counts[1], (unsigned long long)counts_all[0], (unsigned long long)counts_all[1]);
+    fprintf(f, "{\"tx\": %llu, \"rx\": %llu, \"tx_all\": %llu, \"rx_all\": %llu, \"main\": %llu}\n",
+            (unsigned long long)counts[0], (unsigned long long)counts[1], (unsigned long long)counts_all[0],
+            (unsigned long long)counts_all[1], (unsigned long long)counts_all[2]);
     fclose(f);
 }
 
