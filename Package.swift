@@ -6,6 +6,7 @@ let package = Package(
     name: "inferno-swift",
     products: [
         .executable(name: "inferno", targets: ["InfernoCLI"]),
+        .executable(name: "inferno-wired", targets: ["InfernoWired"]),
         .library(name: "InfernoProtocol", targets: ["InfernoProtocol"]),
         .library(name: "InfernoMedia", targets: ["InfernoMedia"]),
     ],
@@ -38,10 +39,23 @@ let package = Package(
         // Bridges depend on the device, never the other way round.
         .target(name: "InfernoAoDNS", dependencies: ["InfernoDevice", "InfernoProtocol", "COpus", "CZlib"]),
         .target(name: "InfernoAudioSocket", dependencies: ["InfernoDevice", "InfernoProtocol"]),
+        // The device options every device-running face shares (flags + INFERNO_* variables).
+        .target(name: "InfernoCommandLine", dependencies: [
+            "InfernoDevice",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // PipeWire plumbing in C (filters, the media-clock driver node) for inferno-wired.
+        .target(name: "CInfernoPipeWire", dependencies: ["CPipeWire"]),
         // Faces.
         .executableTarget(name: "InfernoCLI", dependencies: [
-            "InfernoDevice", "InfernoAoDNS", "InfernoAudioSocket",
+            "InfernoDevice", "InfernoAoDNS", "InfernoAudioSocket", "InfernoCommandLine",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "InfernoWired", dependencies: [
+            "InfernoDevice", "InfernoMedia", "InfernoCommandLine", "CInfernoPipeWire",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
 
         .testTarget(name: "InfernoProtocolTests", dependencies: ["InfernoProtocol"],
