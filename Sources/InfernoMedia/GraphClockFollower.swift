@@ -232,10 +232,8 @@ public final class GraphToRing: @unchecked Sendable {
         // Shift the history and append this cycle's input (as Double) per channel.
         for c in 0..<channels {
             let e = ext + c * extStride
-            let prev = e + n            // the last `h` samples of the previous cycle sit at [prevCount, prevCount+h)
-            _ = prev
             let src = inputs(c)
-            // Move the previous tail (kept at e[lastCount ..< lastCount+h]) to the front.
+            // The previous cycle's last `h` samples sit at e[lastCount ..< lastCount + h]: move them to the front.
             for k in 0..<h { e[k] = e[lastCount + k] }
             if let src {
                 for j in 0..<n { e[h + j] = Double(src[j]) }

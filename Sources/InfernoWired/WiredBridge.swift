@@ -165,7 +165,7 @@ final class WiredBridge: @unchecked Sendable {
 
     private func control() {
         var nextRetry = Date.distantPast
-        var retryDelay = 0.5
+        var retryDelay = 0.25
         var lastRateCheck = Date.distantPast
         var lastStatus = Date()
         var lastMode = ""
@@ -177,7 +177,7 @@ final class WiredBridge: @unchecked Sendable {
                 pw = nil
                 log.warning("PipeWire nodes removed; the Dante device stays on the network. Reconnecting…")
                 nextRetry = Date()
-                retryDelay = 0.5
+                retryDelay = 0.25
             }
             if pw == nil && Date() >= nextRetry {
                 do {
@@ -188,7 +188,7 @@ final class WiredBridge: @unchecked Sendable {
                 } catch {
                     log.debug("PipeWire still unavailable: \(error)")
                     nextRetry = Date() + retryDelay
-                    retryDelay = min(retryDelay * 2, 5)
+                    retryDelay = min(retryDelay * 2, 2)
                 }
             }
             if let n = pendingNames.withLock({ v -> DeviceRuntime.Names? in defer { v = nil }; return v }) {
@@ -251,10 +251,14 @@ final class WiredBridge: @unchecked Sendable {
         var mono: Int64
         var media: Int64?
         var errors: [Double]
+        var modes: [UInt8]
+        var resyncs: [Int]
         init(bridge: WiredBridge) {
             mono = monotonicNow()
             media = bridge.runtime.clock.now()?.ns
             errors = bridge.stats.map(\.error)
+            modes = bridge.stats.map { $0.mode.load(ordering: .relaxed) }
+            resyncs = bridge.stats.map { $0.resyncs.load(ordering: .relaxed) }
         }
         /// Media clock rate against CLOCK_MONOTONIC since this base, ppm.
         func mediaVsMonotonic(now: StatusBase) -> Double? {
@@ -302,8 +306,12 @@ final class WiredBridge: @unchecked Sendable {
                 break
             case .exact:
                 // Drift = how fast the placement error grows (no correction applied while it stays in the deadband).
-                let ppm = (now.errors[i] - base.errors[i]) / (dt * rate) * 1e6
-                line += String(format: ", drift %+.2f ppm, offset %.2f samples", ppm, st.error)
+                if base.modes[i] == mode.rawValue && base.resyncs[i] == now.resyncs[i] {
+                    let ppm = (now.errors[i] - base.errors[i]) / (dt * rate) * 1e6
+                    line += String(format: ", drift %+.2f ppm, offset %.2f samples", ppm, st.error)
+                } else {
+                    line += String(format: ", drift (measuring), offset %.2f samples", st.error)
+                }
             case .resampling:
                 line += String(format: ", drift %+.2f ppm (corrected), offset %.2f samples", st.drift, st.error)
             case .unlocked:
