@@ -547,6 +547,38 @@ void inferno_pw_remote_description(char *buf, size_t len) {
         snprintf(buf, len, "/run/pipewire/%s (XDG_RUNTIME_DIR is not set)", name);
 }
 
+static void connect_error(int e, char *err, size_t err_len) {
+    char where[300];
+    inferno_pw_remote_description(where, sizeof(where));
+    snprintf(err, err_len, "cannot connect to PipeWire at %s: %s", where,
+             e == EHOSTDOWN || e == ENOENT ? "no such socket (is pipewire running for this user?)" : strerror(e));
+}
+
+int inferno_pw_probe(char *err, size_t err_len) {
+    struct pw_main_loop *loop = pw_main_loop_new(NULL);
+    if (!loop) {
+        snprintf(err, err_len, "cannot create a PipeWire loop: %s", strerror(errno));
+        return -1;
+    }
+    struct pw_context *context = pw_context_new(pw_main_loop_get_loop(loop), NULL, 0);
+    int res = 0;
+    if (!context) {
+        snprintf(err, err_len, "cannot create a PipeWire context: %s", strerror(errno));
+        res = -1;
+    } else {
+        struct pw_core *core = pw_context_connect(context, NULL, 0);
+        if (!core) {
+            connect_error(errno, err, err_len);
+            res = -1;
+        } else {
+            pw_core_disconnect(core);
+        }
+        pw_context_destroy(context);
+    }
+    pw_main_loop_destroy(loop);
+    return res;
+}
+
 static char *keep(struct inferno_pw *pw, const char *s) {
     if (!s) return NULL;
     char *c = strdup(s);
@@ -592,11 +624,7 @@ inferno_pw *inferno_pw_open(const inferno_pw_config *config, char *err, size_t e
     pw_thread_loop_lock(pw->loop);
     pw->core = pw_context_connect(pw->context, NULL, 0);
     if (!pw->core) {
-        int e = errno;
-        char where[300];
-        inferno_pw_remote_description(where, sizeof(where));
-        snprintf(err, err_len, "cannot connect to PipeWire at %s: %s", where,
-                 e == EHOSTDOWN || e == ENOENT ? "no such socket (is pipewire running for this user?)" : strerror(e));
+        connect_error(errno, err, err_len);
         pw_thread_loop_unlock(pw->loop);
         goto fail;
     }

@@ -49,6 +49,13 @@ struct InfernoWired: ParsableCommand {
             throw ExitCode(2)
         }
         inferno_pw_init()
+        // A missing daemon is reported before anything else happens (nothing goes on the network).
+        var err = [CChar](repeating: 0, count: 512)
+        if inferno_pw_probe(&err, err.count) != 0 {
+            let msg = String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            FileHandle.standardError.write(Data("inferno-wired: \(msg)\n".utf8))
+            throw ExitCode(2)
+        }
 
         // TX carries what the PipeWire sink receives, unless --tx-source says otherwise.
         var txRing: TimestampRingBuffer?

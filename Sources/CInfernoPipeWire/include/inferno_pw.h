@@ -62,6 +62,8 @@ typedef struct inferno_pw_config {
 void inferno_pw_init(void);
 /// The socket(s) libpipewire will try, for error messages ("A or B").
 void inferno_pw_remote_description(char *buf, size_t len);
+/// Checks that the daemon answers (connect, disconnect); -1 with a one-line reason in `err` if not.
+int inferno_pw_probe(char *err, size_t err_len);
 /// Connects to the daemon and creates the nodes. NULL on failure, with a one-line reason in `err`.
 inferno_pw *inferno_pw_open(const inferno_pw_config *config, char *err, size_t err_len);
 /// Removes the nodes, disconnects and frees everything. Safe after a disconnection.
