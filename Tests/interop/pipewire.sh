@@ -242,6 +242,18 @@ check "--pw-clock follow: status reports following, exact, with drift" \
   log_has follow "following the graph's driver.*source: following another driver, exact, drift [-+][0-9.]+ ppm"
 stop_pid follow
 
+# 8. The unit files parse (systemd-analyze, when systemd is installed; the binary is linked where they expect it).
+if command -v systemd-analyze >/dev/null; then
+  mkdir -p "$work/home/.local/bin" "$work/units" "$work/sd-run"; chmod 700 "$work/sd-run"
+  ln -s "$WIRED_BIN" "$work/home/.local/bin/inferno-wired"
+  cp "$root/pipewire/inferno-wired.service" "$root/pipewire/inferno-wired@.service" "$work/units/"
+  check "systemd-analyze --user verify: inferno-wired.service and inferno-wired@studio.service" \
+    eval '(cd "$work/units" && HOME="$work/home" XDG_RUNTIME_DIR="$work/sd-run" systemd-analyze --user verify \
+            ./inferno-wired.service ./inferno-wired@studio.service) >"$work/units.out" 2>&1 && [ ! -s "$work/units.out" ]'
+else
+  echo "skip - systemd-analyze not installed (unit files not verified)"
+fi
+
 echo "pipewire: $pass passed, $fail failed ($(( $(date +%s) - t0 )) s)"
 if [ "$fail" -ne 0 ]; then
   for f in "$work"/*.log "$work"/*.json "$work"/*.out "$work/listings"; do [ -f "$f" ] && { echo "== $f"; tail -15 "$f"; }; done
