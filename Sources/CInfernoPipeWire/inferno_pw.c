@@ -124,7 +124,7 @@ static int do_driver_timers(struct spa_loop *loop, bool async, uint32_t seq, con
     struct driver *d = user_data;
     if (!d->started || d->following) {
         driver_disarm(d);
-        __atomic_store_n(&d->driving, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&d->driving, d->started ? 0 : -1, __ATOMIC_RELAXED);
     } else {
         d->have_pos = false;
         d->next_nsec = mono_now();
@@ -328,6 +328,7 @@ static int driver_create(struct inferno_pw *pw) {
     d->data_system = data_loop->system;
     d->rate_diff = 1.0;
     d->global_id = SPA_ID_INVALID;
+    d->driving = -1;
     spa_hook_list_init(&d->hooks);
     d->node.iface = SPA_INTERFACE_INIT(SPA_TYPE_INTERFACE_Node, SPA_VERSION_NODE, &driver_methods, d);
     d->info = SPA_NODE_INFO_INIT();

@@ -280,6 +280,12 @@ final class WiredBridge: @unchecked Sendable {
 
     private func modeSummary() -> String {
         var s: [String] = []
+        if let p = pw, settings.clockMode == .driver {
+            var cycles: UInt64 = 0, resyncs: UInt64 = 0, noClock: UInt64 = 0
+            var driving: Int32 = 0
+            inferno_pw_driver_stats(p, &cycles, &resyncs, &noClock, &driving)
+            s.append("driver \(driving)")
+        }
         for i in 0..<2 where (i == 0 ? rxCount : txCount) > 0 {
             s.append(Self.modeName(stats[i].mode.load(ordering: .relaxed), cycles: stats[i].cycles.load(ordering: .relaxed)))
         }
@@ -322,8 +328,11 @@ final class WiredBridge: @unchecked Sendable {
         }
         var head = "pipewire: "
         if settings.clockMode == .driver {
-            head += driving != 0 ? "driving the graph from the media clock (\(runtime.clock.description))"
-                                 : "media-clock driver stands by (another driver runs the graph)"
+            switch driving {
+            case 1: head += "driving the graph from the media clock (\(runtime.clock.description))"
+            case 0: head += "media-clock driver stands by (another driver runs the graph)"
+            default: head += "media-clock driver idle (PipeWire suspends the nodes while nothing is linked)"
+            }
             if let ppm = base.mediaVsMonotonic(now: now) {
                 head += String(format: ", media clock vs CLOCK_MONOTONIC %+.2f ppm", ppm)
             }

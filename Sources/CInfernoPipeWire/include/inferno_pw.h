@@ -76,8 +76,8 @@ int inferno_pw_set_description(inferno_pw *pw, int32_t node, const char *descrip
 uint32_t inferno_pw_node_id(inferno_pw *pw, int32_t node);
 /// The driver's estimate of media clock rate / CLOCK_MONOTONIC rate, published in its clock (rate_diff).
 void inferno_pw_set_rate_diff(inferno_pw *pw, double rate_diff);
-/// Driver statistics: cycles started, re-anchors to the media clock, cycles paced without a media clock,
-/// whether it is currently driving (1) or following another driver (0).
+/// Driver statistics: cycles started, re-anchors to the media clock, cycles paced without a media clock, and
+/// whether it is driving (1), standing by for another driver (0) or idle (-1: PipeWire suspended the group).
 void inferno_pw_driver_stats(inferno_pw *pw, uint64_t *cycles, uint64_t *resyncs, uint64_t *no_clock,
                              int32_t *driving);
 #endif
