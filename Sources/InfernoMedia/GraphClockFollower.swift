@@ -195,7 +195,7 @@ public final class GraphToRing: @unchecked Sendable {
     public let maxFrames: Int
     static let history = 3
     /// Per channel: `history` samples of the previous cycle, then this cycle's input.
-    let ext: UnsafeMutablePointer<Double>
+    let ext: UnsafeMutablePointer<Float>
     let extStride: Int
     let frames: UnsafeMutablePointer<Int32>
     let maxOut: Int
@@ -203,7 +203,8 @@ public final class GraphToRing: @unchecked Sendable {
     public private(set) var next: UInt64?
     public private(set) var written: UInt64 = 0
 
-    public init(channels: Int, maxFrames: Int, maxRatio: Double = 4) {
+    /// `maxRatio`: the largest device/graph sample ratio to serve (96 kHz device on a 44.1 kHz graph: 2.18).
+    public init(channels: Int, maxFrames: Int, maxRatio: Double = 2.5) {
         self.channels = max(1, channels)
         self.maxFrames = maxFrames
         extStride = maxFrames + Self.history
@@ -236,7 +237,7 @@ public final class GraphToRing: @unchecked Sendable {
             // The previous cycle's last `h` samples sit at e[lastCount ..< lastCount + h]: move them to the front.
             for k in 0..<h { e[k] = e[lastCount + k] }
             if let src {
-                for j in 0..<n { e[h + j] = Double(src[j]) }
+                (e + h).update(from: src, count: n)
             } else {
                 for j in 0..<n { e[h + j] = 0 }
             }
@@ -272,7 +273,7 @@ public final class GraphToRing: @unchecked Sendable {
                 for c in 0..<channels {
                     let e = ext + c * extStride
                     frames[produced * channels + c] = FloatSamples.toInt32(
-                        FloatSamples.interpolate(e[i - 1], e[i], e[i + 1], e[i + 2], t))
+                        FloatSamples.interpolate(Double(e[i - 1]), Double(e[i]), Double(e[i + 1]), Double(e[i + 2]), t))
                 }
                 produced += 1
                 d = d &+ 1

@@ -61,7 +61,8 @@ struct InfernoWired: ParsableCommand {
         var txRing: TimestampRingBuffer?
         let runtime = try device.makeDevice(program: "inferno-wired") { config in
             guard config.txSource == .silence, config.txChannels > 0 else { return nil }
-            let ring = TimestampRingBuffer(channels: config.txChannels, capacity: 65536)
+            // 0.68 s at 48 kHz: two quanta of lead (≤ 2 × 8192) plus a cycle, with room to spare.
+            let ring = TimestampRingBuffer(channels: config.txChannels, capacity: 32768)
             txRing = ring
             return RingSource(ring: ring, significantBits: 32)
         }
