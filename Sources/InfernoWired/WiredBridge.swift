@@ -54,6 +54,8 @@ final class WiredBridge: @unchecked Sendable {
         let graphRate = Atomic<UInt32>(0)
         let quantum = Atomic<UInt32>(0)
         let oversized = Atomic<UInt64>(0)
+        /// Our media-clock driver ran the last cycle.
+        let ourDriver = Atomic<Bool>(false)
         var error: Double { Double(bitPattern: errorBits.load(ordering: .relaxed)) }
         var drift: Double { Double(bitPattern: driftBits.load(ordering: .relaxed)) }
     }
@@ -268,13 +270,14 @@ final class WiredBridge: @unchecked Sendable {
         }
     }
 
-    static func modeName(_ m: UInt8, cycles: UInt64 = 1) -> String {
+    static func modeName(_ m: UInt8, cycles: UInt64 = 1, ourDriver: Bool = false) -> String {
         if cycles == 0 { return "waiting for the graph to run" }
+        let who = ourDriver ? "driven by the media clock at another rate" : "following another driver"
         return switch GraphClockFollower.Mode(rawValue: m) ?? .unlocked {
         case .unlocked: "no media clock (silence)"
         case .driven: "driven by the media clock"
-        case .exact: "following another driver, exact"
-        case .resampling: "following another driver, resampling"
+        case .exact: "\(who), exact"
+        case .resampling: "\(who), resampling"
         }
     }
 
@@ -287,7 +290,8 @@ final class WiredBridge: @unchecked Sendable {
             s.append("driver \(driving)")
         }
         for i in 0..<2 where (i == 0 ? rxCount : txCount) > 0 {
-            s.append(Self.modeName(stats[i].mode.load(ordering: .relaxed), cycles: stats[i].cycles.load(ordering: .relaxed)))
+            s.append(Self.modeName(stats[i].mode.load(ordering: .relaxed), cycles: stats[i].cycles.load(ordering: .relaxed),
+                                   ourDriver: stats[i].ourDriver.load(ordering: .relaxed)))
         }
         return s.joined(separator: "/")
     }
@@ -305,7 +309,7 @@ final class WiredBridge: @unchecked Sendable {
             let st = stats[i]
             let mode = GraphClockFollower.Mode(rawValue: st.mode.load(ordering: .relaxed)) ?? .unlocked
             let cycles = st.cycles.load(ordering: .relaxed)
-            var line = "\(i == 0 ? "source" : "sink"): \(Self.modeName(mode.rawValue, cycles: cycles))"
+            var line = "\(i == 0 ? "source" : "sink"): \(Self.modeName(mode.rawValue, cycles: cycles, ourDriver: st.ourDriver.load(ordering: .relaxed)))"
             guard cycles > 0 else { parts.append(line); continue }
             switch mode {
             case .driven:
@@ -323,7 +327,7 @@ final class WiredBridge: @unchecked Sendable {
             case .unlocked:
                 break
             }
-            line += ", graph \(st.graphRate.load(ordering: .relaxed)) Hz / quantum \(st.quantum.load(ordering: .relaxed)), resyncs \(st.resyncs.load(ordering: .relaxed))"
+            line += ", device \(Int(rate)) Hz, graph \(st.graphRate.load(ordering: .relaxed)) Hz / quantum \(st.quantum.load(ordering: .relaxed)), resyncs \(st.resyncs.load(ordering: .relaxed))"
             parts.append(line)
         }
         var head = "pipewire: "
@@ -353,6 +357,7 @@ final class WiredBridge: @unchecked Sendable {
         let st = stats[node]
         st.cycles.add(1, ordering: .relaxed)
         st.graphRate.store(c.rate, ordering: .relaxed)
+        st.ourDriver.store(c.driving != 0, ordering: .relaxed)
         st.quantum.store(c.samples, ordering: .relaxed)
         if resetRequested.exchange(false, ordering: .relaxed) {
             followers[0] = GraphClockFollower()

@@ -141,6 +141,8 @@ check "pw-link -io: ports named after the channels (RX 1, RX 2 out; TX 1, TX 2 i
 check "pw-link -v: port aliases channel@device" grep -qx '  RX 1@studio' "$work/outs-v.txt"
 
 # 3. Patch studio's RX to alpha's TX with our controller; record the source ports with pw-record (S32).
+listed() { nx 3 timeout 10 "$INFERNO_BIN" ls --json --bind eth0 --timeout 0.5 2>/dev/null | grep -q "\"name\" *: *\"$1\""; }
+wait_for 15 eval 'listed studio && listed alpha' || true     # both announced (mDNS probing takes a moment)
 ctl subscribe --rx 1@studio --tx 1@alpha; ctl subscribe --rx 2@studio --tx 2@alpha
 check "studio's RX 1 and 2 receive alpha" wait_for 10 eval 'log_has wired "RX 1 .*receiving" && log_has wired "RX 2 .*receiving"'
 record_source() { # out-file seconds: pw-record from studio's source ports
@@ -170,7 +172,7 @@ w.close()
 PY
 bg beta 3 "$INFERNO_BIN" record --bind eth0 --name beta --tx 0 --rx 2 --clock system --latency-ms 20 \
   --device-id 00000000000b0007 --state-dir "$work/state-b" --duration 6 -o "$work/beta.wav"
-sleep 1
+wait_for 15 eval 'listed beta' || true
 ctl subscribe --rx 1@beta --tx 1@studio; ctl subscribe --rx 2@beta --tx 2@studio
 pw-play --target 0 -P '{ node.name = tone }' "$work/tone.wav" >>"$work/pw-play.log" 2>&1 &
 echo $! >"$work/play.pid"
@@ -241,6 +243,30 @@ check "--pw-clock follow: bit-exact pattern (no drift between the dummy driver a
 check "--pw-clock follow: status reports following, exact, with drift" \
   log_has follow "following the graph's driver.*source: following another driver, exact, drift [-+][0-9.]+ ppm"
 stop_pid follow
+
+# 8. Device at 96 kHz on the 48 kHz graph: both directions go through the resampler, driven by the media clock.
+#    A sends a 1 kHz tone (-20 dBFS) at 96 kHz; studio's and beta's saved subscriptions come back by themselves.
+stop_pid alpha
+bg alpha96 1 "$INFERNO_BIN" run --bind eth0 --name alpha --tx 2 --rx 0 --tx-source tone:1000 --sample-rate 96000 \
+  --clock system --device-id 00000000000a0007 --state-dir "$work/state-a"
+start_wired wired96 --sample-rate 96000
+bg beta96 3 "$INFERNO_BIN" record --bind eth0 --name beta --tx 0 --rx 2 --clock system --latency-ms 20 --sample-rate 96000 \
+  --device-id 00000000000b0007 --state-dir "$work/state-b" --duration 6 -o "$work/beta96.wav"
+wait_for 10 eval 'log_has wired96 "RX 2 .*receiving"' || true
+pw-play --target 0 -P '{ node.name = tone }' "$work/tone.wav" >>"$work/pw-play.log" 2>&1 &
+echo $! >"$work/play.pid"
+PATTERN="tone:output_FR" wait_for 10 has pw-link -o || true
+pw-link tone:output_FL "inferno.studio:TX 1" || true; pw-link tone:output_FR "inferno.studio:TX 2" || true
+record_source "$work/rx96.wav" 3 || true
+wait_for 15 eval '! alive "$(cat "$work/beta96.pid")"' || true
+stop_pid beta96; stop_pid play
+check "96 kHz device → pw-record at 48 kHz: 1 kHz at -20 dBFS, no dropouts (resampled)" \
+  eval '"$py" "$here/tone_check.py" "$work/rx96.wav" --expect 1000 --level-dbfs -20 --tol-db 0.3 --min-seconds 2 >"$work/rx96.json"'
+check "pw-play at 48 kHz → 96 kHz device → beta: 1000/1500 Hz at -6 dBFS, no dropouts (resampled)" \
+  eval '"$py" "$here/tone_check.py" "$work/beta96.wav" --expect 1000,1500 --level-dbfs -6.02 --min-seconds 2 >"$work/beta96.json"'
+check "status: driven by the media clock at another rate, resampling" \
+  log_has wired96 "source: driven by the media clock at another rate, resampling.*device 96000 Hz, graph 48000 Hz"
+stop_pid wired96
 
 # 8. The unit files parse (systemd-analyze, when systemd is installed; the binary is linked where they expect it).
 if command -v systemd-analyze >/dev/null; then
