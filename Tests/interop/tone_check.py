@@ -3,8 +3,11 @@
 incl. WAVE_FORMAT_EXTENSIBLE, or raw S32_LE with --channels).
 
 Usage: tone_check.py FILE --expect HZ[,HZ…] --level-dbfs L [--channels N] [--rate R] [--tol-hz 2] [--tol-db 0.5]
-Leading and trailing silence is skipped (silence inside the sound counts as a dropout); the first 0.1 s of sound is skipped too (the link may be made mid-file).
-The frequency comes from zero crossings (interpolated), the level is the peak level of a sine with that RMS.
+                     [--max-gaps 0] [--min-seconds 1]
+Leading and trailing silence is skipped, and the first 0.1 s of sound (the link may be made mid-file). Silence
+inside the sound (16 or more samples at zero) is a dropout: at most --max-gaps per channel. Frequency (from
+interpolated zero crossings) and level (peak level of a sine with that RMS) are measured on the longest run
+without a dropout, which must last --min-seconds.
 Prints one JSON object; exit status 0 only if every channel matches.
 """
 import argparse, json, math, struct, sys
@@ -18,6 +21,7 @@ ap.add_argument("--rate", type=int, default=48000)
 ap.add_argument("--tol-hz", type=float, default=2.0)
 ap.add_argument("--tol-db", type=float, default=0.5)
 ap.add_argument("--min-seconds", type=float, default=1.0)
+ap.add_argument("--max-gaps", type=int, default=0)
 a = ap.parse_args()
 
 data = open(a.file, "rb").read()
@@ -56,22 +60,31 @@ for c in range(channels):
     if not loud:
         res.update(ok=False, error="silent"); ok = False; out["channels"].append(res); continue
     seg = x[loud[0] + rate // 10: loud[-1]]
-    if len(seg) < a.min_seconds * rate:
-        res.update(ok=False, error="only %.2f s of sound" % (len(seg) / rate)); ok = False
+    # split at dropouts: runs of 16 or more (near) zero samples
+    runs, gaps, start, zeros = [], 0, 0, 0
+    for k, v in enumerate(seg):
+        if abs(v) < 1e-4:
+            zeros += 1
+            if zeros == 16:
+                gaps += 1
+                runs.append(seg[start:k - 15])
+        else:
+            if zeros >= 16:
+                start = k
+            zeros = 0
+    runs.append(seg[start:])
+    best = max(runs, key=len)
+    if len(best) < a.min_seconds * rate:
+        res.update(ok=False, gaps=gaps, error="longest run without dropouts is %.2f s" % (len(best) / rate)); ok = False
         out["channels"].append(res); continue
-    rms = math.sqrt(sum(v * v for v in seg) / len(seg))
+    rms = math.sqrt(sum(v * v for v in best) / len(best))
     # upward zero crossings, interpolated between samples
-    cross = [k - 1 + (-seg[k - 1]) / (seg[k] - seg[k - 1]) for k in range(1, len(seg)) if seg[k - 1] < 0 <= seg[k]]
+    cross = [k - 1 + (-best[k - 1]) / (best[k] - best[k - 1]) for k in range(1, len(best)) if best[k - 1] < 0 <= best[k]]
     hz = (len(cross) - 1) / ((cross[-1] - cross[0]) / rate) if len(cross) > 2 else 0.0
     level = 20 * math.log10(rms * math.sqrt(2)) if rms > 0 else -999
-    # dropouts: 16 or more consecutive (near) zero samples inside the sound
-    gaps, run = 0, 0
-    for v in seg:
-        run = run + 1 if abs(v) < 1e-4 else 0
-        if run == 16:
-            gaps += 1
-    good = abs(hz - want) <= a.tol_hz and abs(level - a.level_dbfs) <= a.tol_db and gaps == 0
-    res.update(seconds=round(len(seg) / rate, 3), hz=round(hz, 3), level_dbfs=round(level, 3), gaps=gaps, ok=good)
+    good = abs(hz - want) <= a.tol_hz and abs(level - a.level_dbfs) <= a.tol_db and gaps <= a.max_gaps
+    res.update(seconds=round(len(seg) / rate, 3), longest_run_s=round(len(best) / rate, 3), hz=round(hz, 3),
+               level_dbfs=round(level, 3), gaps=gaps, ok=good)
     ok &= good
     out["channels"].append(res)
 out["ok"] = ok
