@@ -72,7 +72,17 @@ pass=0; fail=0; t0=$(date +%s)
 check() { local name=$1; shift; if "$@"; then pass=$((pass+1)); echo "ok - $name ($(( $(date +%s) - t0 )) s)"; else fail=$((fail+1)); echo "not ok - $name ($(( $(date +%s) - t0 )) s)"; fi; }
 
 
-pw_up() { # dbus (first time only), pipewire, wireplumber; ready when WirePlumber is a client
+# A null sink that is a driver of higher priority than inferno-wired's (a stand-in for a sound card).
+mkdir -p "$XDG_CONFIG_HOME/pipewire/pipewire.conf.d"
+cat >"$XDG_CONFIG_HOME/pipewire/pipewire.conf.d/10-test-sink.conf" <<'CONF'
+context.objects = [
+  { factory = adapter
+    args = { factory.name = support.null-audio-sink  node.name = test-sink  media.class = Audio/Sink
+             audio.position = [ FL FR ]  audio.rate = 48000  object.linger = true
+             node.driver = true  priority.driver = 30000 } }
+]
+CONF
+pw_up() { # dbus (first time only), pipewire, wireplumber; ready when WirePlumber has configured the test sink
   if [ ! -f "$work/dbus.pid" ]; then
     bg dbus 2 dbus-daemon --session --nofork --nopidfile --address="$DBUS_SESSION_BUS_ADDRESS"
     wait_for 5 test -S "$work/run/bus"
@@ -80,7 +90,7 @@ pw_up() { # dbus (first time only), pipewire, wireplumber; ready when WirePlumbe
   bg pipewire 2 pipewire
   wait_for 10 eval 'pw-cli info 0 >/dev/null 2>&1'
   bg wireplumber 2 wireplumber
-  PATTERN=WirePlumber wait_for 10 has pw-cli ls Client
+  PATTERN=test-sink:playback_FL wait_for 10 has pw-link -i
 }
 pw_down() { stop_pid wireplumber; stop_pid pipewire; }
 
@@ -165,6 +175,13 @@ record_source "$shm/driven.wav" 3 || true
 check "pw-record from the source ports (node drives the graph): bit-exact pattern after lock" bitexact "$shm/driven.wav"
 check "timing: the media-clock driver runs the graph; both nodes driven by it" \
   log_has wired "driving the graph from the media clock .*source: driven by the media clock.*sink: driven by the media clock"
+# A driver of higher priority (the test sink, as a sound card would be) joins the graph: studio follows it.
+pw-link "inferno.studio:RX 1" test-sink:playback_FL || true
+record_source "$shm/takeover.wav" 3 || true
+check "higher-priority driver linked: the media-clock driver stands by, the source follows (exact)" \
+  log_has wired "media-clock driver stands by .*source: following another driver, exact, drift"
+check "following the higher-priority driver: pw-record still bit-exact" bitexact "$shm/takeover.wav"
+pw-link -d "inferno.studio:RX 1" test-sink:playback_FL || true
 
 # 4. pw-play a tone (1 kHz / 1.5 kHz, -6 dBFS) into the sink ports; device B records studio's TX.
 "$py" - "$work/tone.wav" <<'PY'
