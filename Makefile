@@ -7,7 +7,7 @@ BIN        := $(BUILD)/$(CONFIG)/inferno
 RUN_ARGS   ?= demo
 SWIFT_FLAGS := -c $(CONFIG) --scratch-path $(BUILD)
 
-.PHONY: all setup setup-test build run test test-unit test-interop clean
+.PHONY: all setup setup-test build run test test-unit test-interop install-alsa bench clean
 
 all: build
 
@@ -40,6 +40,29 @@ test-interop:
 	done; \
 	echo "interop: $$pass passed, $$fail failed"; \
 	[ $$fail -eq 0 ]
+
+## make bench [QUICK=1]: release build, then bench/bench.py (table + bench/results.json). About 14 min; QUICK=1 ~2 min.
+BENCH_BUILD := $(BUILD)/bench
+bench: setup
+	$(SWIFT) build -c release --scratch-path $(BUILD)
+	@mkdir -p $(BENCH_BUILD)
+	cc -O2 -Wall -o $(BENCH_BUILD)/baseline bench/baseline.c
+	cc -O2 -Wall -shared -fPIC -o $(BENCH_BUILD)/malloc_count.so bench/malloc_count.c -ldl
+	python3 bench/bench.py $(abspath $(BUILD)/release/inferno) $(abspath $(BENCH_BUILD)/baseline) \
+	  $(abspath $(BENCH_BUILD)/malloc_count.so) $(if $(QUICK),--quick)
+
+## make install-alsa [PREFIX=DIR] [CONFIG=release]: the ALSA plugin and the inferno executable it starts.
+## Without PREFIX: into alsa-lib's plugin directory and /usr/local/bin (needs root). With PREFIX: into
+## PREFIX/lib/alsa-lib and PREFIX/bin; point alsa-lib there with ALSA_PLUGIN_DIR (printed at the end).
+ALSA_SYSTEM_DIR = $(shell pkg-config --variable=libdir alsa 2>/dev/null || echo /usr/lib)/alsa-lib
+install-alsa: build
+	@if [ -n "$(PREFIX)" ]; then plugdir="$(PREFIX)/lib/alsa-lib"; bindir="$(PREFIX)/bin"; \
+	 else plugdir="$(ALSA_SYSTEM_DIR)"; bindir="/usr/local/bin"; fi; \
+	 install -d "$$plugdir" "$$bindir" && \
+	 install -m 0644 $(BUILD)/$(CONFIG)/libasound_module_pcm_inferno.so "$$plugdir/" && \
+	 install -m 0755 $(BIN) "$$bindir/inferno" && \
+	 echo "installed $$plugdir/libasound_module_pcm_inferno.so and $$bindir/inferno" && \
+	 if [ -n "$(PREFIX)" ]; then echo "ALSA_PLUGIN_DIR=$$plugdir (export it so alsa-lib finds the plugin)"; fi
 
 clean:
 	rm -rf $(BUILD)

@@ -9,6 +9,8 @@ let package = Package(
         .executable(name: "inferno-wired", targets: ["InfernoWired"]),
         .library(name: "InfernoProtocol", targets: ["InfernoProtocol"]),
         .library(name: "InfernoMedia", targets: ["InfernoMedia"]),
+        // The ALSA PCM plugin: one self-contained .so (static Swift runtime), loaded by alsa-lib.
+        .library(name: "asound_module_pcm_inferno", type: .dynamic, targets: ["CInfernoALSA"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -48,6 +50,18 @@ let package = Package(
         // PipeWire plumbing in C (filters, the media-clock driver node) for inferno-wired.
         .target(name: "CInfernoPipeWire", dependencies: ["CPipeWire"]),
         // Faces.
+        // The ALSA plugin's Swift side: positions and clocks over the device's shared port. No Foundation, no
+        // swift-nio: it runs inside arbitrary applications (the device itself runs as a child process).
+        .target(name: "InfernoALSA", dependencies: ["InfernoMedia", "CInfernoSys"]),
+        // Its ioplug glue. PIC must be defined (else alsa-lib's static-build symbol is emitted), the Swift runtime
+        // is linked in statically (SwiftPM ignores --static-swift-stdlib for dynamic products), and the .so is
+        // never unloaded (alsa-lib dlcloses plugins; Swift runtime state must not vanish under live threads).
+        .target(name: "CInfernoALSA", dependencies: ["InfernoALSA"], path: "alsa-plugin",
+                exclude: ["README.md", "asoundrc.example"], sources: ["pcm_inferno.c"],
+                cSettings: [.define("PIC")],
+                linkerSettings: [.linkedLibrary("asound"),
+                                 .unsafeFlags(["-static-stdlib", "-Xlinker", "-z", "-Xlinker", "nodelete",
+                                               "-Xlinker", "--no-undefined"])]),
         .executableTarget(name: "InfernoCLI", dependencies: [
             "InfernoDevice", "InfernoAoDNS", "InfernoAudioSocket", "InfernoCommandLine",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -17,7 +17,20 @@ struct Run: ParsableCommand {
 
     func run() throws {
         let runtime = try device.startDevice()
-        waitForSignal()
+        if let fd = runtime.config.shmOwnerFD {
+            // Started by the ALSA plugin: live as long as the plugin holds the pipe's write end.
+            waitForSignal(until: { ownerGone(fd) })
+        } else {
+            waitForSignal()
+        }
         runtime.stop()
+    }
+
+    /// True once every writer of the pipe `fd` has closed it (read gives end-of-file or an error).
+    func ownerGone(_ fd: Int32) -> Bool {
+        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        guard poll(&p, 1, 0) > 0 else { return false }
+        var byte: UInt8 = 0
+        return read(fd, &byte, 1) <= 0
     }
 }

@@ -37,6 +37,14 @@ public struct DeviceOptions: ParsableArguments {
     public var stateDir: String?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error (INFERNO_LOG_LEVEL). Default info.")
     public var logLevel: String?
+    @Option(help: "Serve the channels to applications (the ALSA plugin's `mode attach`) through /dev/shm/inferno-NAME instead of --tx-source (INFERNO_SHM).")
+    public var shm: String?
+    @Option(help: "Frames per packet to ask transmitters for (INFERNO_FPP). Default: a quarter of the latency, within the transmitter's range.")
+    public var fpp: String?
+    @Option(name: .customLong("stats-seconds"), help: "Log the media counters every N seconds (INFERNO_STATS_SECONDS). Default 0: only at exit.")
+    public var statsSeconds: String?
+    @Option(name: .customLong("shm-owner-fd"), help: .hidden)
+    public var shmOwnerFD: String?
 
     public var flags: [String: String] {
         var flags: [String: String] = [:]
@@ -44,6 +52,7 @@ public struct DeviceOptions: ParsableArguments {
             ("name", name), ("tx", tx), ("rx", rx), ("bind", bind), ("ports", ports), ("process-id", processID),
             ("device-id", deviceID), ("sample-rate", sampleRate), ("encoding", encoding), ("latency-ms", latencyMs),
             ("tx-source", txSource), ("dither", dither), ("clock", clock), ("state-dir", stateDir), ("log-level", logLevel),
+            ("shm", shm), ("shm-owner-fd", shmOwnerFD), ("fpp", fpp), ("stats-seconds", statsSeconds),
         ]
         for (k, v) in given { if let v { flags[k] = v } }
         return flags

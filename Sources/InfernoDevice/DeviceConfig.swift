@@ -1,3 +1,4 @@
+import InfernoMedia
 /// Configuration of one device, from flags and `INFERNO_*` environment variables (flags win).
 ///
 /// Every mistake is a `ConfigError` whose description is one line naming the setting, e.g.
@@ -24,6 +25,17 @@ public struct DeviceConfig: Equatable, Sendable {
     public var dither: Bool = true
     /// `--clock` (auto, system, usrvclock[:PATH], phc:/dev/ptpN; INFERNO_CLOCK, INFERNO_CLOCK_PATH).
     public var clock: ClockSpec = .auto(path: ClockSpec.defaultUSrvClockPath)
+    /// `--shm NAME` (INFERNO_SHM): serve the TX/RX channels to applications (the ALSA plugin) through the shared
+    /// memory port `/dev/shm/inferno-NAME` instead of `--tx-source`.
+    public var shm: String?
+    /// `--fpp N` (INFERNO_FPP): frames per packet this device asks transmitters for (default: a quarter of the
+    /// latency), within the transmitter's advertised range and the datagram size.
+    public var fpp: Int?
+    /// `--stats-seconds N` (INFERNO_STATS_SECONDS): log the media totals every N seconds (0 = only at exit).
+    public var statsSeconds: Int = 0
+    /// `--shm-owner-fd N`: the read end of a pipe held by the process that started this device; when it closes
+    /// (the owner closed its PCM or died) the device stops. Set by the ALSA plugin.
+    public var shmOwnerFD: Int32?
     /// Settings given by flag or environment (flag names). Those override what a controller saved in the state
     /// file (sample-rate, encoding, latency-ms); settings not given keep the saved value.
     public var explicit: Set<String> = []
@@ -94,6 +106,20 @@ public struct DeviceConfig: Equatable, Sendable {
             }
         }
         c.clock = try ClockSpec.parse(flags["clock"], environment: environment)
+        if let (v, s) = value("shm", "INFERNO_SHM") {
+            do { _ = try SharedAudioPort.path(forName: v) } catch {
+                throw ConfigError(setting: s, value: v, reason: "must be 1 to 64 letters, digits, '.', '_' or '-'")
+            }
+            if c.explicit.contains("tx-source") {
+                throw ConfigError(setting: s, value: v, reason: "cannot be combined with --tx-source: applications feed the TX channels")
+            }
+            c.shm = v
+        }
+        if let (v, s) = value("fpp", "INFERNO_FPP") { c.fpp = try int(v, s, 1...256) }
+        if let (v, s) = value("stats-seconds", "INFERNO_STATS_SECONDS") { c.statsSeconds = try int(v, s, 0...86400) }
+        if let v = flags["shm-owner-fd"] {
+            c.shmOwnerFD = Int32(try int(v, "--shm-owner-fd", 0...65535))
+        }
         if let (v, s) = value("log-level", "INFERNO_LOG_LEVEL") {
             let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
             guard levels.contains(v) else { throw ConfigError(setting: s, value: v, reason: "must be one of \(levels.joined(separator: ", "))") }

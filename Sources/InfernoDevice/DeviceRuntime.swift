@@ -4,6 +4,7 @@ import InfernoProtocol
 import Logging
 import NIOCore
 import NIOPosix
+import Synchronization
 
 /// A running Dante device: mDNS, ARC, CMC and conmon on one interface, state persisted across restarts.
 ///
@@ -33,8 +34,13 @@ public final class DeviceRuntime: @unchecked Sendable {
     var flowServer: FlowControlServer!
     var subscriber: Subscriber!
     var mediaTask: RepeatedTask?
+    var statsTask: RepeatedTask?
     public let clock: MediaClockSource
     var feeder: FileFeeder?
+    /// The shared-memory port applications play into and record from (`--shm`), nil otherwise.
+    public let appPort: SharedAudioPort?
+    private var portThread: Thread?
+    private let portStop = Atomic<Bool>(false)
     public let tx: TxEngine
     public let rx: RxEngine
     public private(set) var counters = Counters()
@@ -73,8 +79,18 @@ public final class DeviceRuntime: @unchecked Sendable {
         let clock = clock ?? SystemMediaClock()
         self.clock = clock
         let rate = UInt32(model.sampleRate)
-        var source = txSource ?? Self.makeSource(config.txSource, sampleRate: rate)
-        if txSource == nil {
+        if let name = config.shm {
+            do {
+                appPort = try SharedAudioPort.create(name: name, sampleRate: rate, txChannels: config.txChannels,
+                                                     rxChannels: config.rxChannels)
+            } catch {
+                throw RuntimeError("--shm (INFERNO_SHM): \(error)")
+            }
+        } else {
+            appPort = nil
+        }
+        var source = txSource ?? appPort.map { RingSource(ring: $0.txRing) } ?? Self.makeSource(config.txSource, sampleRate: rate)
+        if txSource == nil && appPort == nil {
             switch config.txSource {
             case .wav, .raw, .stdin:
                 let f = try FileFeeder(spec: config.txSource, txChannels: config.txChannels, clock: clock, sampleRate: rate)
@@ -87,7 +103,32 @@ public final class DeviceRuntime: @unchecked Sendable {
         // Room for the latency plus a safety margin, at least ~0.7 s at 48 kHz.
         let latencySamples = Int(Double(rate) * Double(model.latencyNs) / 1e9)
         rx = RxEngine(clock: clock, channels: config.rxChannels, sampleRate: rate, ringCapacity: max(32768, latencySamples * 4),
-                      defaultLatencySamples: Int64(MediaClock.samples(forDuration: UInt64(model.latencyNs), sampleRate: rate)))
+                      defaultLatencySamples: Int64(MediaClock.samples(forDuration: UInt64(model.latencyNs), sampleRate: rate)),
+                      sharedRings: appPort?.rxRings)
+    }
+
+    /// Keeps the shared port's clock, heartbeat, RX latencies and TX read-ahead current (every 2 ms), so
+    /// applications can place frames in media time on their own.
+    func startPortPublisher(_ port: SharedAudioPort) {
+        let publish: @Sendable () -> Void = { [self] in
+            let mono = monotonicNow()
+            let reading = clock.now()
+            port.publishClock(monotonic: mono, media: reading?.ns, generation: reading?.generation ?? 0)
+            for c in 0..<rx.channels { port.setRxLatency(channel: c, samples: rx.latencySamples(channel: c)) }
+            port.setTxReadAhead(frames: tx.stats.maxFramesPerPacket.load(ordering: .relaxed))
+            port.heartbeat()
+        }
+        publish()
+        port.markReady()
+        let t = Thread { [self] in
+            while !portStop.load(ordering: .relaxed) {
+                publish()
+                sleepNanoseconds(2_000_000)
+            }
+        }
+        t.name = "inferno-port"
+        t.start()
+        portThread = t
     }
 
     static func makeSource(_ spec: TxSourceSpec, sampleRate: UInt32) -> TxSampleSource {
@@ -130,9 +171,14 @@ public final class DeviceRuntime: @unchecked Sendable {
                                 processID: config.processID, sampleRate: UInt32(model.sampleRate),
                                 latencyNs: UInt64(model.latencyNs), logger: log) { [unowned self] in model.name }
         subscriber.onStatus = { [unowned self] changed in statusChanged(changed) }
+        subscriber.requestedFPP = config.fpp
         tx.start()
         rx.start()
         feeder?.start()
+        if let appPort {
+            startPortPublisher(appPort)
+            log.info("applications reach the channels through \(appPort.path) (\(appPort.txChannels) TX, \(appPort.rxChannels) RX at \(appPort.sampleRate) Hz)")
+        }
         if !tx.realtime || !rx.realtime {
             log.notice("audio threads run without real-time priority (SCHED_FIFO not permitted: run as root, or grant CAP_SYS_NICE / an rtprio limit)")
         }
@@ -150,6 +196,12 @@ public final class DeviceRuntime: @unchecked Sendable {
             self.heartbeatTask = self.loop.scheduleRepeatedTask(initialDelay: .zero, delay: .seconds(1)) { _ in
                 self.sendHeartbeat()
             }
+            if self.config.statsSeconds > 0 {
+                let every = Int64(self.config.statsSeconds)
+                self.statsTask = self.loop.scheduleRepeatedTask(initialDelay: .seconds(every), delay: .seconds(every)) { _ in
+                    self.log.info("media totals: \(self.mediaTotalsText)")
+                }
+            }
         }.wait()
         log.info("device \(model.name) (id \(deviceID)) on \(interface.addressString) [\(interface.name)]: ARC \(ports.arc), CMC \(ports.cmc), conmon \(ports.conmon), \(model.tx.count) TX / \(model.rx.count) RX")
     }
@@ -165,15 +217,17 @@ public final class DeviceRuntime: @unchecked Sendable {
 
     /// Sends goodbyes, closes every socket and stops the event loop.
     public func stop() {
-        let m = mediaStatus
-        log.info("media totals: tx packets \(m.txPackets), tx dropouts \(m.txDropouts), tx waits without clock \(m.txNoClock), flow requests refused \(m.flowRequestsRefused), malformed \(m.flowRequestsMalformed); rx packets \(m.rxPackets), late \(m.rxLate), out-of-window \(m.rxOutOfWindow), malformed \(m.rxMalformed), foreign \(m.rxForeign)")
+        log.info("media totals: \(mediaTotalsText)")
         _ = try? loop.submit {
+            self.statsTask?.cancel()
             self.heartbeatTask?.cancel()
             self.mediaTask?.cancel()
             self.subscriber?.stopAll()
             self.persist()
         }.wait()
         feeder?.stop()
+        portStop.store(true, ordering: .relaxed)
+        appPort?.retire()
         tx.stop()
         rx.stop()
         mdns?.stop()
@@ -259,10 +313,18 @@ public final class DeviceRuntime: @unchecked Sendable {
             s.rxMalformed += f.malformed.load(ordering: .relaxed)
             s.rxForeign += f.foreign.load(ordering: .relaxed)
         }
-        if let (r, m) = try? loop.submit({ (self.flowServer?.refused ?? 0, self.flowServer?.malformed ?? 0) }).wait() {
+        if loop.inEventLoop {
+            s.flowRequestsRefused = flowServer?.refused ?? 0; s.flowRequestsMalformed = flowServer?.malformed ?? 0
+        } else if let (r, m) = try? loop.submit({ (self.flowServer?.refused ?? 0, self.flowServer?.malformed ?? 0) }).wait() {
             s.flowRequestsRefused = r; s.flowRequestsMalformed = m
         }
         return s
+    }
+
+    /// One line of counters (logged at exit and every `--stats-seconds`); the monotonic time lets tools compute rates.
+    var mediaTotalsText: String {
+        let m = mediaStatus
+        return "tx packets \(m.txPackets), tx dropouts \(m.txDropouts), tx waits without clock \(m.txNoClock), flow requests refused \(m.flowRequestsRefused), malformed \(m.flowRequestsMalformed); rx packets \(m.rxPackets), late \(m.rxLate), out-of-window \(m.rxOutOfWindow), malformed \(m.rxMalformed), foreign \(m.rxForeign); monotonic ns \(monotonicNow())"
     }
 
     // MARK: state derived from the model
@@ -334,6 +396,10 @@ public final class DeviceRuntime: @unchecked Sendable {
             subscriber.sampleRate = UInt32(model.sampleRate)
             subscriber.stopAll()
             subscriber.sync(model.rx.map { _ in nil })
+            if let appPort, appPort.sampleRate != UInt32(model.sampleRate) {
+                appPort.retire()
+                log.warning("the shared port \(appPort.path) was made for \(appPort.sampleRate) Hz: applications lose it; restart the device to serve them at \(model.sampleRate) Hz")
+            }
         }
         subscriber.latencyNs = UInt64(model.latencyNs)
     }

@@ -20,6 +20,8 @@ public final class TimestampRingBuffer: @unchecked Sendable {
     @usableFromInline let frames: UnsafeMutablePointer<Int32>
     @usableFromInline let tags: UnsafeMutablePointer<Atomic<UInt64>>
     public static let emptyTag = UInt64.max
+    /// False for a ring laid over memory someone else owns (a shared mapping).
+    let ownsStorage: Bool
 
     /// Precondition: channels ≥ 1, capacity a power of two ≥ 1.
     public init(channels: Int, capacity: Int) {
@@ -32,13 +34,50 @@ public final class TimestampRingBuffer: @unchecked Sendable {
         frames.initialize(repeating: 0, count: capacity * channels)
         tags = .allocate(capacity: capacity)
         for i in 0..<capacity { (tags + i).initialize(to: Atomic(TimestampRingBuffer.emptyTag)) }
+        ownsStorage = true
+    }
+
+    /// Bytes of storage a ring needs: 8 per frame for the tags, then `4 × channels` per frame for the samples.
+    public static func storageBytes(channels: Int, capacity: Int) -> Int { capacity * 8 + capacity * channels * 4 }
+
+    /// A ring over caller-owned memory of `storageBytes(channels:capacity:)` bytes, 8-byte aligned (for example
+    /// a `MAP_SHARED` mapping that another process reads or writes: the tag protocol is address-free, so producer
+    /// and consumer may live in different processes). `initialize` empties it; pass false to join a ring another
+    /// process already initialized. The memory must outlive the ring.
+    public init(channels: Int, capacity: Int, storage: UnsafeMutableRawPointer, initialize: Bool) {
+        precondition(channels >= 1 && capacity >= 1 && capacity & (capacity - 1) == 0,
+                     "capacity must be a power of two")
+        precondition(Int(bitPattern: storage) % 8 == 0, "ring storage must be 8-byte aligned")
+        self.channels = channels
+        self.capacity = capacity
+        self.mask = UInt64(capacity - 1)
+        let tagBase = storage.bindMemory(to: Atomic<UInt64>.self, capacity: capacity)
+        if initialize {
+            for i in 0..<capacity { (tagBase + i).initialize(to: Atomic<UInt64>(TimestampRingBuffer.emptyTag)) }
+        }
+        tags = tagBase
+        frames = (storage + capacity * 8).bindMemory(to: Int32.self, capacity: capacity * channels)
+        if initialize { frames.initialize(repeating: 0, count: capacity * channels) }
+        ownsStorage = false
     }
 
     deinit {
+        guard ownsStorage else { return }
         tags.deinitialize(count: capacity)
         tags.deallocate()
         frames.deinitialize(count: capacity * channels)
         frames.deallocate()
+    }
+
+    /// Producer: forgets frames t, t+1, … (count of them) so they read as silence, e.g. audio an application
+    /// queued and then dropped. Only frames still holding exactly those indices are cleared.
+    @inlinable
+    public func invalidate(at t: UInt64, count: Int) {
+        for i in 0..<min(max(count, 0), capacity) {
+            let index = t &+ UInt64(i)
+            let slot = Int(truncatingIfNeeded: index & mask)
+            _ = tags[slot].compareExchange(expected: index, desired: TimestampRingBuffer.emptyTag, ordering: .releasing)
+        }
     }
 
     /// Producer: stores `count` interleaved frames (`count × channels` samples from `src`) at indices t, t+1, ….

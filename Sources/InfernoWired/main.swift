@@ -57,10 +57,10 @@ struct InfernoWired: ParsableCommand {
             throw ExitCode(2)
         }
 
-        // TX carries what the PipeWire sink receives, unless --tx-source says otherwise.
+        // TX carries what the PipeWire sink receives, unless --tx-source or --shm says otherwise.
         var txRing: TimestampRingBuffer?
         let runtime = try device.makeDevice(program: "inferno-wired") { config in
-            guard config.txSource == .silence, config.txChannels > 0 else { return nil }
+            guard config.txSource == .silence, config.shm == nil, config.txChannels > 0 else { return nil }
             // 0.68 s at 48 kHz: two quanta of lead (≤ 2 × 8192) plus a cycle, with room to spare.
             let ring = TimestampRingBuffer(channels: config.txChannels, capacity: 32768)
             txRing = ring
@@ -68,7 +68,8 @@ struct InfernoWired: ParsableCommand {
         }
         let log = Logger(label: "inferno-wired")
         if txRing == nil && runtime.config.txChannels > 0 {
-            log.notice("TX channels carry --tx-source (\(runtime.config.txSource)); no PipeWire sink node")
+            let what = runtime.config.shm.map { "what applications write to --shm \($0)" } ?? "--tx-source (\(runtime.config.txSource))"
+            log.notice("TX channels carry \(what); no PipeWire sink node")
         }
         let bridge = WiredBridge(runtime: runtime, txRing: txRing, settings: settings, logger: log)
         do {

@@ -33,6 +33,9 @@ import Testing
         #expect(message(["latency-ms": "-1"])?.hasPrefix("--latency-ms") == true)
         #expect(message(["ports": "65535"]) != nil)
         #expect(message(["log-level": "loud"]) != nil)
+        #expect(message(["shm": "../etc"])?.hasPrefix("--shm (INFERNO_SHM)") == true)
+        #expect(message(["shm": "studio", "tx-source": "pattern"])?.contains("cannot be combined with --tx-source") == true)
+        #expect(message(["shm-owner-fd": "x"])?.hasPrefix("--shm-owner-fd") == true)
         for m in [message(["name": "my device"]), message(["ports": "0"])] { #expect(m?.contains("\n") == false) }
     }
 

@@ -142,7 +142,7 @@ check "garbage: forged audio from a foreign host dropped and counted by B" \
 
 # 8. One host, loopback, distinct --ports: same bit-exact result.
 "$INFERNO_BIN" run --bind 127.0.0.1 --ports 24440 --process-id 1 --name loopa --tx 8 --rx 0 --tx-source pattern \
-  --device-id 00000000000a0002 --state-dir "$work/state-la" >>"$work/la.log" 2>&1 &
+  --device-id 00000000000a0002 --state-dir "$work/state-la" --stats-seconds 1 >>"$work/la.log" 2>&1 &
 echo $! >"$work/la.pid"
 sleep 1
 timeout 40 "$INFERNO_BIN" record --bind 127.0.0.1 --ports 24450 --process-id 2 --name loopb --tx 0 --rx 8 --latency-ms 20 \
@@ -159,6 +159,8 @@ check "inferno subscribe: 8 subscriptions accepted" test $subok -eq 0
 wait $recpid || true
 check "loopback with --ports, patched by inferno subscribe: bit-exact" verify "$work/lo.raw" 24
 stop_pid la TERM
+check "--stats-seconds 1: counters logged every second while running (packets rising)" \
+  "$py" -c 'import re,sys; v=[int(x) for x in re.findall(r"media totals: tx packets (\d+)", open(sys.argv[1]).read())]; sys.exit(0 if len(v) >= 5 and v[-2] > v[0] else 1)' "$work/la.log"
 
 # 9. usrvclock: `inferno clock serve` publishes the host clock; A and B follow it. Bit-exact; then the server
 #    stops (TX stops, B goes silent) and returns (audio resumes by itself).

@@ -19,4 +19,9 @@ int inferno_sendmmsg(int fd, inferno_mmsghdr *msgs, unsigned int count, int flag
 int inferno_recvmmsg(int fd, inferno_mmsghdr *msgs, unsigned int count, int flags);
 /// Names the calling thread (at most 15 characters are kept).
 void inferno_set_thread_name(const char *name);
+/// Starts `path` with `argv` (NULL-terminated) as a child that sees only stdin, stderr (also as its stdout) and
+/// `keep_fd` as descriptor 3: every other descriptor of the caller stays behind. The child gets its own process
+/// group and default SIGINT/SIGTERM/SIGPIPE/SIGHUP handling with nothing blocked. Returns 0 (pid in *pid) or an
+/// errno value.
+int inferno_spawn_isolated(const char *path, char *const argv[], int keep_fd, int *pid);
 #endif

@@ -99,16 +99,23 @@ public final class RxEngine: @unchecked Sendable {
     private let msgs: UnsafeMutablePointer<inferno_mmsghdr>
     private let scratch: UnsafeMutablePointer<Int32>
 
-    /// `ringCapacity` is rounded up to a power of two (at least 4096 frames).
+    /// `ringCapacity` is rounded up to a power of two (at least 4096 frames). `sharedRings` (one mono ring per
+    /// channel, e.g. in a `SharedAudioPort`) replaces the engine's own rings; their capacity wins.
     public init(clock: MediaClockSource, channels: Int, sampleRate: UInt32, ringCapacity: Int = 32768,
-                defaultLatencySamples: Int64? = nil) {
+                defaultLatencySamples: Int64? = nil, sharedRings: [TimestampRingBuffer]? = nil) {
         self.clock = clock
         self.channels = channels
         self.rate = sampleRate
         var cap = 4096
         while cap < ringCapacity { cap <<= 1 }
+        if let sharedRings {
+            precondition(sharedRings.count == channels && sharedRings.allSatisfy { $0.channels == 1 })
+            cap = sharedRings.first?.capacity ?? cap
+            rings = sharedRings
+        } else {
+            rings = (0..<channels).map { _ in TimestampRingBuffer(channels: 1, capacity: cap) }
+        }
         self.ringCapacity = cap
-        rings = (0..<channels).map { _ in TimestampRingBuffer(channels: 1, capacity: cap) }
         latency = .allocate(capacity: max(1, channels))
         for i in 0..<max(1, channels) { (latency + i).initialize(to: Atomic(defaultLatencySamples ?? Int64(sampleRate / 250))) }
         flowStats = (0..<Self.maxFlows).map { _ in FlowStats() }

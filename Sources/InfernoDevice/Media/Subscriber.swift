@@ -63,6 +63,9 @@ final class Subscriber: @unchecked Sendable {
     let log: Logger
     var sampleRate: UInt32
     var latencyNs: UInt64
+    /// Frames per packet to ask for (`--fpp`); nil = a quarter of the latency. Always within the transmitter's
+    /// advertised range and the datagram limit.
+    var requestedFPP: Int?
     var deviceName: () -> String
     /// Called when a channel's status or receiving flag changes (1-based channel numbers).
     var onStatus: ([Int]) -> Void = { _ in }
@@ -315,7 +318,7 @@ final class Subscriber: @unchecked Sendable {
                   let f = flows.firstIndex(where: { $0 == nil }) else { continue }
             let latencySamples = Int(MediaClock.samples(forDuration: max(latencyNs, first.latencyNs), sampleRate: sampleRate))
             let byLimit = 1400 / (ids.count * encoding.bytesPerSample)
-            let fpp = max(max(1, first.fppMin), min(first.fppMax, byLimit, max(1, latencySamples / 4)))
+            let fpp = max(max(1, first.fppMin), min(first.fppMax, byLimit, requestedFPP ?? max(1, latencySamples / 4)))
             let socket: (fd: Int32, port: UInt16)
             do { socket = try MediaSockets.bound(bindIP: bindIP) } catch {
                 log.error("cannot open a receive socket: \(error)")

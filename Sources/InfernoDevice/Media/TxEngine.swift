@@ -37,6 +37,9 @@ public final class TxEngine: @unchecked Sendable {
         public let expired = Atomic<UInt64>(0)
         public let clockAvailable = Atomic<Bool>(false)
         public let activeFlows = Atomic<Int>(0)
+        /// The largest frames-per-packet among active flows (0 = none): how far ahead of the media clock the
+        /// engine reads its source.
+        public let maxFramesPerPacket = Atomic<Int>(0)
     }
 
     struct Command: BitwiseCopyable {
@@ -233,9 +236,10 @@ public final class TxEngine: @unchecked Sendable {
         case .shutdown:
             break
         }
-        var n = 0
-        for i in 0..<Self.maxFlows where flows[i].active { n += 1 }
+        var n = 0, fpp = 0
+        for i in 0..<Self.maxFlows where flows[i].active { n += 1; fpp = max(fpp, flows[i].fpp) }
         stats.activeFlows.store(n, ordering: .relaxed)
+        stats.maxFramesPerPacket.store(fpp, ordering: .relaxed)
     }
 
     private func checkKeepalives(_ mono: Int64) {
