@@ -6,6 +6,7 @@ let package = Package(
     name: "inferno-swift",
     products: [
         .executable(name: "inferno", targets: ["InfernoCLI"]),
+        .executable(name: "inferno-wired", targets: ["InfernoWired"]),
         .library(name: "InfernoProtocol", targets: ["InfernoProtocol"]),
         .library(name: "InfernoMedia", targets: ["InfernoMedia"]),
         // The ALSA PCM plugin: one self-contained .so (static Swift runtime), loaded by alsa-lib.
@@ -40,6 +41,14 @@ let package = Package(
         // Bridges depend on the device, never the other way round.
         .target(name: "InfernoAoDNS", dependencies: ["InfernoDevice", "InfernoProtocol", "COpus", "CZlib"]),
         .target(name: "InfernoAudioSocket", dependencies: ["InfernoDevice", "InfernoProtocol"]),
+        // The device options every device-running face shares (flags + INFERNO_* variables).
+        .target(name: "InfernoCommandLine", dependencies: [
+            "InfernoDevice",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // PipeWire plumbing in C (filters, the media-clock driver node) for inferno-wired.
+        .target(name: "CInfernoPipeWire", dependencies: ["CPipeWire"]),
         // Faces.
         // The ALSA plugin's Swift side: positions and clocks over the device's shared port. No Foundation, no
         // swift-nio: it runs inside arbitrary applications (the device itself runs as a child process).
@@ -54,8 +63,13 @@ let package = Package(
                                  .unsafeFlags(["-static-stdlib", "-Xlinker", "-z", "-Xlinker", "nodelete",
                                                "-Xlinker", "--no-undefined"])]),
         .executableTarget(name: "InfernoCLI", dependencies: [
-            "InfernoDevice", "InfernoAoDNS", "InfernoAudioSocket",
+            "InfernoDevice", "InfernoAoDNS", "InfernoAudioSocket", "InfernoCommandLine",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "InfernoWired", dependencies: [
+            "InfernoDevice", "InfernoMedia", "InfernoCommandLine", "CInfernoPipeWire",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
 
         .testTarget(name: "InfernoProtocolTests", dependencies: ["InfernoProtocol"],

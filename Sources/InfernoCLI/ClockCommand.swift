@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import InfernoCommandLine
 import InfernoDevice
 import Logging
 

@@ -44,6 +44,9 @@ public final class DeviceRuntime: @unchecked Sendable {
     public let tx: TxEngine
     public let rx: RxEngine
     public private(set) var counters = Counters()
+    /// Called on the event loop with the current names after the device or a channel was renamed (by a
+    /// controller or after an mDNS name conflict). Set it before `start()`.
+    public var onNamesChanged: (@Sendable (Names) -> Void)?
 
     public struct Counters: Sendable {
         public var arcRequests = 0, arcMalformed = 0
@@ -368,6 +371,7 @@ public final class DeviceRuntime: @unchecked Sendable {
             mdns.update(zone: advertisement.zone)
         }
         if changes.contains(.name) { log.info("renamed to \(model.name)") }
+        if !changes.intersection([.name, .txNames, .rxNames]).isEmpty { onNamesChanged?(currentNames) }
         if changes.contains(.settings) { mediaSettingsChanged() }
         if changes.contains(.subscriptions) { subscriber?.sync(model.rx.map(\.subscription)); subscriber?.tick() }
         let rx = model.takeChangedRx()

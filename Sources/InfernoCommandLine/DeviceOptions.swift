@@ -1,0 +1,121 @@
+import ArgumentParser
+import Foundation
+import InfernoDevice
+import Logging
+
+/// The options every device-running command shares (`inferno run`, `inferno record`, `inferno-wired`).
+public struct DeviceOptions: ParsableArguments {
+    public init() {}
+
+    @Option(help: "Device name: letters, digits and inner hyphens, at most 31 (INFERNO_NAME). Default inferno-<6 hex of the device id>.")
+    public var name: String?
+    @Option(help: "Number of transmit channels (INFERNO_TX_CHANNELS). Default 2.")
+    public var tx: String?
+    @Option(help: "Number of receive channels (INFERNO_RX_CHANNELS). Default 2.")
+    public var rx: String?
+    @Option(help: "IPv4 address or interface to serve on (INFERNO_BIND_IP). Default 127.0.0.1.")
+    public var bind: String?
+    @Option(help: "Base port: ARC on BASE, CMC BASE+1, flow control BASE+2, conmon BASE+3 (INFERNO_ALT_PORT). Default 4440/8800/4455/8700.")
+    public var ports: String?
+    @Option(name: .customLong("process-id"), help: "Process id, distinct per instance on one host (INFERNO_PROCESS_ID). Default 0.")
+    public var processID: String?
+    @Option(name: .customLong("device-id"), help: "16 hex digits (INFERNO_DEVICE_ID). Default: EUI-64 of the interface MAC.")
+    public var deviceID: String?
+    @Option(name: .customLong("sample-rate"), help: "44100, 48000, 88200 or 96000 (INFERNO_SAMPLE_RATE). Default 48000.")
+    public var sampleRate: String?
+    @Option(help: "Bits per sample on the wire: 16, 24 or 32 (INFERNO_ENCODING). Default 24.")
+    public var encoding: String?
+    @Option(name: .customLong("latency-ms"), help: "Receive latency in milliseconds, never below the transmitter's (INFERNO_LATENCY_MS). Default 4.")
+    public var latencyMs: String?
+    @Option(name: .customLong("tx-source"), help: "What TX channels carry: silence, tone[:HZ], pattern, wav:FILE, raw:FILE or - (S32_LE on stdin) (INFERNO_TX_SOURCE). Default silence.")
+    public var txSource: String?
+    @Option(help: "tpdf or off: dither when the wire depth is below the source's (INFERNO_DITHER). Default tpdf.")
+    public var dither: String?
+    @Option(help: "auto, system, usrvclock[:PATH] or phc:/dev/ptpN (INFERNO_CLOCK; INFERNO_CLOCK_PATH sets the usrvclock socket). Default auto.")
+    public var clock: String?
+    @Option(name: .customLong("state-dir"), help: "Where state is kept, one file per device id (INFERNO_STATE_DIR). Default $XDG_STATE_HOME/inferno.")
+    public var stateDir: String?
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error (INFERNO_LOG_LEVEL). Default info.")
+    public var logLevel: String?
+    @Option(help: "Serve the channels to applications (the ALSA plugin's `mode attach`) through /dev/shm/inferno-NAME instead of --tx-source (INFERNO_SHM).")
+    public var shm: String?
+    @Option(help: "Frames per packet to ask transmitters for (INFERNO_FPP). Default: a quarter of the latency, within the transmitter's range.")
+    public var fpp: String?
+    @Option(name: .customLong("stats-seconds"), help: "Log the media counters every N seconds (INFERNO_STATS_SECONDS). Default 0: only at exit.")
+    public var statsSeconds: String?
+    @Option(name: .customLong("shm-owner-fd"), help: .hidden)
+    public var shmOwnerFD: String?
+
+    public var flags: [String: String] {
+        var flags: [String: String] = [:]
+        let given: [(String, String?)] = [
+            ("name", name), ("tx", tx), ("rx", rx), ("bind", bind), ("ports", ports), ("process-id", processID),
+            ("device-id", deviceID), ("sample-rate", sampleRate), ("encoding", encoding), ("latency-ms", latencyMs),
+            ("tx-source", txSource), ("dither", dither), ("clock", clock), ("state-dir", stateDir), ("log-level", logLevel),
+            ("shm", shm), ("shm-owner-fd", shmOwnerFD), ("fpp", fpp), ("stats-seconds", statsSeconds),
+        ]
+        for (k, v) in given { if let v { flags[k] = v } }
+        return flags
+    }
+
+    /// Resolves the configuration, sets up logging and creates a device without starting it (nothing is bound
+    /// yet). `txSource` may supply what TX carries for the resolved configuration (nil: the configured
+    /// `--tx-source`). One-line errors, prefixed with `program`, exit with status 2.
+    public func makeDevice(overrides: [String: String] = [:], program: String = "inferno",
+                           txSource: ((DeviceConfig) -> TxSampleSource?)? = nil) throws -> DeviceRuntime {
+        let env = ProcessInfo.processInfo.environment
+        do {
+            let config = try DeviceConfig.resolve(flags: flags.merging(overrides) { a, _ in a }, environment: env)
+            let level = Logger.Level(rawValue: config.logLevel) ?? .info
+            LoggingSystem.bootstrap { label in
+                var h = StreamLogHandler.standardError(label: label)
+                h.logLevel = level
+                return h
+            }
+            let logger = Logger(label: program)
+            let clock = try config.clock.makeSource(logger: logger)
+            return try DeviceRuntime(config: config, environment: env, logger: logger, clock: clock,
+                                     txSource: txSource?(config))
+        } catch {
+            FileHandle.standardError.write(Data("\(program): \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+    }
+
+    /// Starts a device made by `makeDevice`; a port in use is a one-line error (exit status 2).
+    public func start(_ runtime: DeviceRuntime, program: String = "inferno") throws {
+        do {
+            try runtime.start()
+        } catch {
+            FileHandle.standardError.write(Data("\(program): \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+    }
+
+    /// Resolves the configuration, sets up logging and starts a device; one-line errors exit with status 2.
+    public func startDevice(overrides: [String: String] = [:]) throws -> DeviceRuntime {
+        let runtime = try makeDevice(overrides: overrides)
+        try start(runtime)
+        return runtime
+    }
+}
+
+/// Blocks until SIGINT or SIGTERM (or `until` returns true, polled every 100 ms).
+public func waitForSignal(until: (() -> Bool)? = nil) {
+    signal(SIGINT, SIG_IGN)
+    signal(SIGTERM, SIG_IGN)
+    let done = DispatchSemaphore(value: 0)
+    var sources: [DispatchSourceSignal] = []
+    for sig in [SIGINT, SIGTERM] {
+        let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+        s.setEventHandler { done.signal() }
+        s.resume()
+        sources.append(s)
+    }
+    if let until {
+        while done.wait(timeout: .now() + .milliseconds(100)) == .timedOut { if until() { break } }
+    } else {
+        done.wait()
+    }
+    _ = sources
+}
