@@ -24,11 +24,13 @@ let package = Package(
 
         // Linux calls Glibc's Swift module hides (sendmmsg/recvmmsg, thread names).
         .target(name: "CInfernoSys"),
+        // The resampler's inner loops (fast in debug builds too).
+        .target(name: "CInfernoDSP"),
 
         // Sans-I/O wire layer: no sockets, no clocks, no Foundation.
         .target(name: "InfernoProtocol"),
         // Ring buffers, sample conversion, clock math. No Foundation either.
-        .target(name: "InfernoMedia", dependencies: ["InfernoProtocol"]),
+        .target(name: "InfernoMedia", dependencies: ["InfernoProtocol", "CInfernoDSP"]),
         // Sockets, threads, servers, engines, clock sources, state, config.
         .target(name: "InfernoDevice",
                 dependencies: ["InfernoProtocol", "InfernoMedia", "CInfernoSys", "CALSA", "CPipeWire", "COpus", "CZlib",
