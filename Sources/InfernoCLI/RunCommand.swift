@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import InfernoAudioSocket
 import InfernoDevice
 import Logging
 
@@ -35,6 +36,12 @@ struct DeviceOptions: ParsableArguments {
     var stateDir: String?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error (INFERNO_LOG_LEVEL). Default info.")
     var logLevel: String?
+    @Option(name: .customLong("audiosocket-listen"), help: "AudioSocket server for Asterisk: ADDR:PORT, [V6]:PORT, comma-separated for several (INFERNO_AUDIOSOCKET_LISTEN). Each call takes a free slot: TX and RX channels \"call N\".")
+    var audiosocketListen: String?
+    @Option(name: .customLong("audiosocket-calls"), help: "Call slots, 1-128 (INFERNO_AUDIOSOCKET_CALLS). Default 4.")
+    var audiosocketCalls: String?
+    @Option(name: .customLong("audiosocket-connect"), help: "Dial an AudioSocket server: HOST:PORT,UUID[,RATE]; repeat for several (INFERNO_AUDIOSOCKET_CONNECT, space-separated).")
+    var audiosocketConnect: [String] = []
 
     var flags: [String: String] {
         var flags: [String: String] = [:]
@@ -42,6 +49,8 @@ struct DeviceOptions: ParsableArguments {
             ("name", name), ("tx", tx), ("rx", rx), ("bind", bind), ("ports", ports), ("process-id", processID),
             ("device-id", deviceID), ("sample-rate", sampleRate), ("encoding", encoding), ("latency-ms", latencyMs),
             ("tx-source", txSource), ("dither", dither), ("clock", clock), ("state-dir", stateDir), ("log-level", logLevel),
+            ("audiosocket-listen", audiosocketListen), ("audiosocket-calls", audiosocketCalls),
+            ("audiosocket-connect", audiosocketConnect.isEmpty ? nil : audiosocketConnect.joined(separator: " ")),
         ]
         for (k, v) in given { if let v { flags[k] = v } }
         return flags
@@ -60,8 +69,21 @@ struct DeviceOptions: ParsableArguments {
             }
             let logger = Logger(label: "inferno")
             let clock = try config.clock.makeSource(logger: logger)
-            let runtime = try DeviceRuntime(config: config, environment: env, logger: logger, clock: clock)
+            // AudioSocket calls: extra channels "call N", fed and read by the bridge.
+            let calls = config.audioSocket.enabled ? DeviceCallMedia(slots: config.audioSocket.calls) : nil
+            let runtime = try DeviceRuntime(config: config, environment: env, logger: logger, clock: clock,
+                                            extraTxSource: calls?.txSource)
             try runtime.start()
+            if let calls {
+                do {
+                    _ = try AudioSocketBridge.start(on: runtime, media: calls) { event in
+                        printEvent(event, logger: logger)
+                    }
+                } catch {
+                    runtime.stop()
+                    throw error
+                }
+            }
             return runtime
         } catch {
             FileHandle.standardError.write(Data("inferno: \(error)\n".utf8))
@@ -106,5 +128,25 @@ struct Run: ParsableCommand {
         let runtime = try device.startDevice()
         waitForSignal()
         runtime.stop()
+    }
+}
+
+/// AudioSocket events: a JSON line on stdout (for scripts and hooks) and a log line.
+func printEvent(_ event: AudioSocketEvent, logger: Logger) {
+    switch event {
+    case .refused, .rejected, .dialFailed: logger.notice("\(event.logLine)")
+    default: logger.info("\(event.logLine)")
+    }
+    writeLine(event.jsonLine)
+}
+
+/// One line to stdout with a single write (events come from one thread; lines never interleave).
+func writeLine(_ s: String) {
+    let bytes = Array((s + "\n").utf8)
+    var off = 0
+    while off < bytes.count {
+        let n = bytes.withUnsafeBytes { write(1, $0.baseAddress! + off, $0.count - off) }
+        if n <= 0 { if n < 0 && errno == EINTR { continue }; return }
+        off += n
     }
 }

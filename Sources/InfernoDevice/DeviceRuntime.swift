@@ -38,6 +38,11 @@ public final class DeviceRuntime: @unchecked Sendable {
     public let tx: TxEngine
     public let rx: RxEngine
     public private(set) var counters = Counters()
+    /// Run first by `stop()`, last added first (bridges that read or feed the device's channels).
+    var stopHooks: [() -> Void] = []
+
+    /// Registers `hook` to run at the start of `stop()`, before the engines stop.
+    public func addStopHook(_ hook: @escaping () -> Void) { stopHooks.append(hook) }
 
     public struct Counters: Sendable {
         public var arcRequests = 0, arcMalformed = 0
@@ -50,7 +55,7 @@ public final class DeviceRuntime: @unchecked Sendable {
 
     /// Resolves the interface, device id and state; binds nothing yet.
     public init(config: DeviceConfig, environment: [String: String], logger: Logger,
-                clock: MediaClockSource? = nil, txSource: TxSampleSource? = nil) throws {
+                clock: MediaClockSource? = nil, txSource: TxSampleSource? = nil, extraTxSource: TxSampleSource? = nil) throws {
         self.config = config
         log = logger
         interface = try NetworkInterfaces.resolve(config.bind)
@@ -61,7 +66,7 @@ public final class DeviceRuntime: @unchecked Sendable {
         let loaded = store.load()
         if let w = loaded.warning { logger.warning("\(w)") }
         model = DeviceModel(config: config, deviceID: deviceID, state: loaded.state)
-        let dropped = loaded.state.subscriptions.keys.filter { $0 > config.rxChannels }.sorted()
+        let dropped = loaded.state.subscriptions.keys.filter { $0 > config.rxChannels + config.extraChannelNames.count }.sorted()
         if !dropped.isEmpty {
             logger.warning("saved subscriptions for RX channels \(dropped) exceed --rx \(config.rxChannels); they are dropped at the next save")
         }
@@ -80,10 +85,14 @@ public final class DeviceRuntime: @unchecked Sendable {
             default: break
             }
         }
+        if !config.extraChannelNames.isEmpty {
+            // Extra channels (AudioSocket calls) follow the device's own TX channels.
+            source = CompositeTxSource(main: source, mainChannels: config.txChannels, extra: extraTxSource ?? SilenceSource())
+        }
         tx = TxEngine(clock: clock, source: source, sampleRate: rate, dither: config.dither ? .tpdf : .none)
         // Room for the latency plus a safety margin, at least ~0.7 s at 48 kHz.
         let latencySamples = Int(Double(rate) * Double(model.latencyNs) / 1e9)
-        rx = RxEngine(clock: clock, channels: config.rxChannels, sampleRate: rate, ringCapacity: max(32768, latencySamples * 4),
+        rx = RxEngine(clock: clock, channels: config.rxChannels + config.extraChannelNames.count, sampleRate: rate, ringCapacity: max(32768, latencySamples * 4),
                       defaultLatencySamples: Int64(MediaClock.samples(forDuration: UInt64(model.latencyNs), sampleRate: rate)))
     }
 
@@ -162,6 +171,8 @@ public final class DeviceRuntime: @unchecked Sendable {
 
     /// Sends goodbyes, closes every socket and stops the event loop.
     public func stop() {
+        for hook in stopHooks.reversed() { hook() }
+        stopHooks = []
         let m = mediaStatus
         log.info("media totals: tx packets \(m.txPackets), tx dropouts \(m.txDropouts), tx waits without clock \(m.txNoClock), flow requests refused \(m.flowRequestsRefused), malformed \(m.flowRequestsMalformed); rx packets \(m.rxPackets), late \(m.rxLate), out-of-window \(m.rxOutOfWindow), malformed \(m.rxMalformed), foreign \(m.rxForeign)")
         _ = try? loop.submit {
