@@ -230,13 +230,14 @@ public final class AudioSocketHub: @unchecked Sendable {
             accepted.add(1, ordering: .relaxed)
             TCP.setNonBlocking(fd)
             TCP.setNoDelay(fd)
+            TCP.limitSendBuffer(fd)
             let peer = TCP.describe(&storage)
             // Too many connections waiting for their UUID: the oldest goes.
             let pending = connections.filter { $0.phase == .pending }
             if pending.count >= options.maxPending, let oldest = pending.min(by: { $0.createdAt < $1.createdAt }) {
                 refusedCount.add(1, ordering: .relaxed)
                 onEvent(.refused(peer: oldest.peer, uuid: nil, reason: "too-many-pending"))
-                end(oldest, reason: "too-many-pending", sendHangup: false, now: now, report: false)
+                end(oldest, reason: "too-many-pending", sendHangup: false, now: now, closeNow: true, report: false)
             }
             let c = Connection(fd: fd, parser: AudioSocketParser(role: .server, limits: options.limits, now: now),
                                peer: peer, phase: .pending, now: now)

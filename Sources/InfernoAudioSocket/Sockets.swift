@@ -35,6 +35,14 @@ enum TCP {
         _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
     }
 
+    /// A small send buffer (the kernel doubles it: 32 KB, 2 s of 8 kHz audio, 0.3 s at 48 kHz): a caller that
+    /// stops reading fills it quickly, and the pacer's bounded queue then drops the oldest frames instead of the
+    /// kernel queueing seconds of stale audio.
+    static func limitSendBuffer(_ fd: Int32) {
+        var size: Int32 = 16384
+        _ = setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+    }
+
     /// A non-blocking listening socket on `hp` (SO_REUSEADDR; IPv6 sockets are IPv6-only).
     static func listen(_ hp: HostPort, backlog: Int32 = 512) throws(Failure) -> Int32 {
         let fd = socket(hp.isIPv6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -60,6 +68,7 @@ enum TCP {
         guard fd >= 0 else { throw Failure("socket") }
         setNonBlocking(fd)
         setNoDelay(fd)
+        limitSendBuffer(fd)
         let rc = withAddress(hp) { Glibc.connect(fd, $0, $1) }
         if rc == 0 { return (fd, true) }
         if errno == EINPROGRESS { return (fd, false) }
