@@ -37,12 +37,10 @@ public final class DeviceCallMedia: AudioSocketMedia, @unchecked Sendable {
     final class Inbound {
         var resamplers: [Int: Resampler] = [:]
         var position: UInt64?
-        var control = DriftController(target: DeviceCallMedia.lead)
-        var lastUpdate: Int64 = 0
+        var control = FillController(target: DeviceCallMedia.lead)
         let floats = UnsafeMutablePointer<Float>.allocate(capacity: 1024)
         let out = UnsafeMutablePointer<Float>.allocate(capacity: 1024 * 24 + 512)
         let s32 = UnsafeMutablePointer<Int32>.allocate(capacity: 1024 * 24 + 512)
-        let stalePosition = Atomic<UInt64>(0)
         deinit { floats.deallocate(); out.deallocate(); s32.deallocate() }
     }
     private var inbound: [Inbound]
@@ -59,6 +57,8 @@ public final class DeviceCallMedia: AudioSocketMedia, @unchecked Sendable {
     static let outScratch = 16384
     /// Re-anchorings (inbound, outbound) for status lines.
     public let inboundResets = Atomic<Int>(0)
+    /// Inbound samples dropped because a message reached too far ahead of the clock.
+    public let droppedInbound = Atomic<Int>(0)
     public let outboundResets = Atomic<Int>(0)
 
     public init(slots: Int) {
@@ -90,6 +90,11 @@ public final class DeviceCallMedia: AudioSocketMedia, @unchecked Sendable {
     public func attach(clock: MediaClockSource, rx: RxEngine, rxBase: Int, deviceRate: Int) {
         precondition(rxBase + slots <= rx.channels, "the device has no RX channels for the calls")
         self.deviceRate = deviceRate
+        // Design the usual filters now (milliseconds each, more in debug builds), not when the first call waits.
+        for r in [8000, 16000] {
+            _ = ResamplerFilter.shared(inputRate: r, outputRate: deviceRate)
+            _ = ResamplerFilter.shared(inputRate: deviceRate, outputRate: r)
+        }
         self.clock = clock
         self.rx = rx
         self.rxBase = rxBase
@@ -122,36 +127,52 @@ public final class DeviceCallMedia: AudioSocketMedia, @unchecked Sendable {
             res = Resampler(inputRate: rate, outputRate: deviceRate, maxInput: 2048)
             s.resamplers[rate] = res
         }
-        let leadSamples = UInt64(Self.lead * Double(deviceRate))
-        if s.position == nil { s.position = now &+ leadSamples; s.control.reset(); s.lastUpdate = monotonicNow() }
+        // How far ahead of the clock the audio reaches when this message arrives, counting what the resampler
+        // holds back. The fill controller keeps the smallest such level (the latest arrivals) at `lead`: by the
+        // ratio for drift, by moving the position for a bad start or a stall.
+        let t = Double(monotonicNow()) / 1e9
+        if let pos = s.position {
+            let level = Double(MediaClock.distance(from: now, to: pos)) / Double(deviceRate) + res.pendingInput / Double(rate)
+            if level < 0.002 || level > 0.25 {
+                // Behind the clock (a stall) or far ahead (a burst): start again `lead` ahead; the gap is silence,
+                // nothing stale is replayed.
+                s.position = nil
+                inboundResets.add(1, ordering: .relaxed)
+            } else {
+                switch s.control.arrival(level: level, time: t) {
+                case .none: break
+                case .adjust(let a): res.setRatioAdjust(a)
+                case .shift(let d):
+                    s.position = MediaClock.advance(pos, by: Int64((d * Double(deviceRate)).rounded()))
+                }
+            }
+        }
+        if s.position == nil {
+            let held = UInt64(res.pendingInput * Double(deviceRate) / Double(rate))
+            s.position = now &+ UInt64(Self.lead * Double(deviceRate)) &- held
+            s.control.reset()
+            res.setRatioAdjust(0)
+        }
+        var pos = s.position!
+        let limit = Int64(Double(deviceRate) * 0.3)
         var offset = 0
         let total = samples.count / 2
         while offset < total {
             let n = min(1024, total - offset)
             SampleFormat.floats(fromS16LE: samples.baseAddress! + 2 * offset, count: n, into: s.floats)
             let produced = res.process(s.floats, count: n, into: s.out, capacity: 1024 * 24 + 512)
-            SampleFormat.s32(from: s.out, count: produced, into: s.s32)
-            // Keep the position within bounds of the clock: behind it (a stall) or far ahead (a burst, a huge
-            // message): start again `lead` ahead; what was not played is dropped, the gap is silence.
-            var pos = s.position!
-            let ahead = MediaClock.distance(from: now, to: pos)
-            if ahead < Int64(deviceRate / 200) || ahead > Int64(Double(deviceRate) * 0.15) {
-                pos = now &+ leadSamples
-                s.control.reset()
-                inboundResets.add(1, ordering: .relaxed)
+            // A message longer than the ring can hold ahead of the clock (e.g. 4 s at once): keep the first
+            // 0.3 s, drop the rest (counted).
+            if MediaClock.distance(from: now, to: pos) + Int64(produced) <= limit {
+                SampleFormat.s32(from: s.out, count: produced, into: s.s32)
+                rings[slot].writeMono(at: pos, count: produced, from: s.s32, stride: 1)
+                pos = pos &+ UInt64(produced)
+            } else {
+                droppedInbound.add(produced, ordering: .relaxed)
             }
-            rings[slot].writeMono(at: pos, count: produced, from: s.s32, stride: 1)
-            pos = pos &+ UInt64(produced)
-            s.position = pos
-            s.stalePosition.store(pos, ordering: .relaxed)
             offset += n
         }
-        // Steer the ratio by how far ahead of the clock the audio now reaches.
-        let t = monotonicNow()
-        let dt = min(0.2, max(0.001, Double(t - s.lastUpdate) / 1e9))
-        s.lastUpdate = t
-        let level = Double(MediaClock.distance(from: now, to: s.position!)) / Double(deviceRate)
-        res.setRatioAdjust(s.control.update(level: level, dt: dt))
+        s.position = pos
     }
 
     public func callEnded(slot: Int) {
@@ -192,7 +213,9 @@ public final class DeviceCallMedia: AudioSocketMedia, @unchecked Sendable {
             outRate[slot] = sampleRate
             outLive[slot] = true
         }
-        var level = Double(MediaClock.distance(from: outPosition[slot], to: playout)) / Double(deviceRate)
+        // How far the read position trails the playout point, counting what the resampler has read but not yet
+        // used: `trail` in steady state; the controller keeps it there against the pacer's clock.
+        var level = (Double(MediaClock.distance(from: outPosition[slot], to: playout)) + res.pendingInput) / Double(deviceRate)
         if level < 0 || level > 0.15 {
             res.reset()
             outControl[slot].reset()

@@ -279,3 +279,68 @@ public enum SampleFormat {
         inferno_s32_to_f32(src, n, dst)
     }
 }
+
+/// A jitter buffer's fill control for audio that arrives in bursts (network frames): fed the fill level at each
+/// arrival (seconds of audio ahead of the consumer, before the new frame is added), it looks at the smallest
+/// level of each window of arrivals (the late arrivals are the ones that matter: an early frame only adds
+/// margin) and either steers the resampler's ratio toward `target` (drift: slow, inaudible) or, when the window
+/// minimum is off by more than `snap` (a late start, a stall, a burst), asks for the write position to be
+/// shifted at once. The first window after a reset is short (200 ms) and judged by its second half, so a bad
+/// start is fixed before much is heard.
+public struct FillController: Sendable {
+    public enum Action: Equatable, Sendable {
+        /// Keep the ratio as it is.
+        case none
+        /// Set the resampler's ratio adjustment to this.
+        case adjust(Double)
+        /// Move the write position by this many seconds (positive: later); the ratio stays.
+        case shift(Double)
+    }
+
+    public var target: Double
+    public var snap: Double
+    public let window: Int
+    public let firstWindow: Int
+    public private(set) var drift: DriftController
+    private var count = 0
+    private var minimum = Double.infinity
+    private var windowStart: Double?
+    private var decided = false
+
+    public init(target: Double, snap: Double = 0.01, window: Int = 50, firstWindow: Int = 10,
+                kp: Double = 0.1, ki: Double = 0.01) {
+        self.target = target
+        self.snap = snap
+        self.window = window
+        self.firstWindow = firstWindow
+        drift = DriftController(target: target, kp: kp, ki: ki, smoothing: 1)
+    }
+
+    public mutating func reset() {
+        count = 0; minimum = .infinity; windowStart = nil; decided = false
+        drift.reset()
+    }
+
+    /// `level`: seconds ahead of the consumer at this arrival; `time`: seconds on any monotonic clock.
+    public mutating func arrival(level: Double, time: Double) -> Action {
+        if windowStart == nil { windowStart = time }
+        count += 1
+        // The first window judges by its second half: the first frames of a stream often come bunched (the
+        // server was busy when the call started) and the position was anchored on them.
+        if decided || count > firstWindow / 2 { minimum = min(minimum, level) }
+        guard count >= (decided ? window : firstWindow) else { return .none }
+        let m = minimum
+        let dt = max(0.001, time - (windowStart ?? time))
+        count = 0
+        minimum = .infinity
+        windowStart = time
+        let first = !decided
+        decided = true
+        if abs(m - target) > snap {
+            // Keep what the integrator learnt about the drift; only a reset forgets it.
+            return .shift(target - m)
+        }
+        if first { return .none }
+        return .adjust(drift.update(level: m, dt: dt))
+    }
+}

@@ -237,4 +237,46 @@ func resample(_ r: Resampler, _ input: [Float], block: Int = 160) -> [Float] {
         #expect(maxLevel < 0.10, "fill rose to \(maxLevel) s")
         #expect(abs(r.ratioAdjust + skew) < 0.0003, "adjust \(r.ratioAdjust) for skew \(skew)")
     }
+
+    /// The inbound jitter buffer as the bridge runs it: frames of a caller whose clock is 0.1 % off, arriving with
+    /// up to 15 ms of lateness, after a start where the first three frames came at once (the server was busy).
+    /// The smallest fill of each window must settle near the target within a second and stay there; the ratio must
+    /// end up compensating the skew (no lasting pitch error).
+    @Test(arguments: [0.001, -0.001, 0.0])
+    func fillControllerSettlesAfterABadStart(skew: Double) {
+        var control = FillController(target: 0.06)
+        var rng = UInt64(0x2545_F491_4F6C_DD1D)
+        func lateness() -> Double {
+            rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17
+            return Double(rng % 15001) / 1_000_000            // 0 … 15 ms late
+        }
+        var position: Double?          // seconds of media time written so far (write position)
+        var adjust = 0.0
+        var windowMins: [(Double, Double)] = []
+        var currentMin = Double.infinity
+        for k in 0..<(5 * 60 * 50) {
+            var arrival = Double(k) * 0.02 * (1 + skew) + lateness()
+            if k < 3 { arrival = 0.045 }                        // a late, bunched start
+            guard let p = position else {
+                position = arrival + 0.06 + 0.02 / (1 + adjust)
+                continue
+            }
+            let level = p - arrival
+            currentMin = min(currentMin, level)
+            switch control.arrival(level: level, time: arrival) {
+            case .none: break
+            case .adjust(let a): adjust = a
+            case .shift(let d): position = p + d
+            }
+            if k % 25 == 0 { windowMins.append((arrival, currentMin)); currentMin = .infinity }
+            position! += 0.02 / (1 + adjust)                   // 20 ms of caller audio at the adjusted ratio
+        }
+        let settled = windowMins.filter { $0.0 > 1.0 }
+        let worst = settled.map { abs($0.1 - 0.06) }.max() ?? 1
+        // Within the snap distance (10 ms) plus the lateness spread; without control the skew alone would move
+        // it by 300 ms over these five minutes.
+        #expect(worst < 0.012, "window minimum strays \(worst) s from the target")
+        #expect(settled.allSatisfy { $0.1 > 0.04 }, "the buffer ran low")
+        #expect(abs(adjust + skew) < 0.0003, "ratio \(adjust) for skew \(skew)")
+    }
 }
