@@ -33,6 +33,8 @@ public struct CallSummary: Sendable {
     public var framesDropped: Int
     /// Pacing of this call's sends (ms): mean, p99, max.
     public var pacing: (mean: Double, p99: Double, max: Double)?
+    /// The media's own counters (jitter-buffer re-anchorings and the like).
+    public var media: [(String, Int)] = []
 }
 
 public struct AudioSocketHubOptions: Sendable {
@@ -95,6 +97,7 @@ public final class AudioSocketHub: @unchecked Sendable {
         var lingerUntil: UInt64 = 0
         let dialer: Int?
         var rate = 8000
+        var heardAudio = false
         init(fd: Int32, parser: AudioSocketParser, peer: String, phase: Phase, now: UInt64, dialer: Int? = nil) {
             self.fd = fd; self.parser = parser; self.peer = peer; self.phase = phase; self.dialer = dialer
             createdAt = now; startedAt = now
@@ -133,7 +136,8 @@ public final class AudioSocketHub: @unchecked Sendable {
             }
         }
         pacer.start(priority: options.pacerPriority)
-        ioThread = RealtimeThread.start(name: "inferno-as-io") { [self] in run() }
+        // Real-time too (below the pacer) when permitted: callers' audio must not wait behind ordinary work.
+        ioThread = RealtimeThread.start(name: "inferno-as-io", priority: options.pacerPriority.map { $0 - 10 }) { [self] in run() }
     }
 
     /// The pacer runs with real-time priority.
@@ -310,11 +314,18 @@ public final class AudioSocketHub: @unchecked Sendable {
             startCall(c, uuid: u, now: now)
         case .audio(let kind, let rate, let samples):
             guard c.phase == .call, let s = c.slot else { return }
-            if rate != c.rate {
-                c.rate = rate
-                media.prepare(slot: s, sampleRate: rate)
-                slots[s].sampleRate.store(rate, ordering: .releasing)
+            // The first audio says the call's rate (reported), later audio may change it (reported again).
+            if rate != c.rate || !c.heardAudio {
+                if rate != c.rate {
+                    c.rate = rate
+                    media.prepare(slot: s, sampleRate: rate)
+                    slots[s].sampleRate.store(rate, ordering: .releasing)
+                }
                 onEvent(.rateChanged(slot: s, uuid: c.uuid ?? AudioSocketUUID(high: 0, low: 0), sampleRate: rate))
+            }
+            if !c.heardAudio {
+                c.heardAudio = true
+                slots[s].holdUntil.store(0, ordering: .releasing)
             }
             media.callAudio(slot: s, kind: kind, samples: samples)
         case .dtmf(let d):
@@ -356,6 +367,7 @@ public final class AudioSocketHub: @unchecked Sendable {
         slot.sendFailed.store(0, ordering: .relaxed)
         slot.framesSent.store(0, ordering: .relaxed)
         slot.framesDropped.store(0, ordering: .relaxed)
+        slot.holdUntil.store(c.dialer == nil ? Int64(now) + 100_000_000 : 0, ordering: .relaxed)
         slot.generation.add(1, ordering: .releasing)
         slot.state.store(CallSlot.State.active.rawValue, ordering: .releasing)
         activeCalls.add(1, ordering: .relaxed)
@@ -392,6 +404,8 @@ public final class AudioSocketHub: @unchecked Sendable {
                                       framesSent: slot.framesSent.load(ordering: .relaxed),
                                       framesDropped: slot.framesDropped.load(ordering: .relaxed), pacing: slot.pacing)
             let halfSent = slot.halfSent.load(ordering: .relaxed)
+            var summary2 = summary
+            summary2.media = media.callStats(slot: s)
             media.callEnded(slot: s)
             slot.fd.store(-1, ordering: .relaxed)
             slot.state.store(CallSlot.State.free.rawValue, ordering: .releasing)
@@ -399,7 +413,7 @@ public final class AudioSocketHub: @unchecked Sendable {
             c.slot = nil
             if halfSent { c.sendHangup = false }     // a half-sent frame: a hangup now would be garbage
             if let d = c.dialer { redial(d, now: now, success: summary.seconds > 10, reason: c.reason) }
-            onEvent(.callEnded(summary))
+            onEvent(.callEnded(summary2))
             close(c, now: now, immediately: c.reason.hasPrefix("peer-"))
         }
         for c in connections where c.phase == .lingering && now >= c.lingerUntil {

@@ -19,6 +19,12 @@ public protocol AudioSocketMedia: AnyObject, Sendable {
     /// Pacer thread (real time: no allocation, locks, logging): `count` samples at `sampleRate` for the caller.
     /// `restart` is true on the first frame of a new call in this slot.
     func render(slot: Int, sampleRate: Int, restart: Bool, into: UnsafeMutablePointer<Int16>, count: Int)
+    /// I/O thread, when the call in `slot` has ended (before `callEnded`): counters worth reporting.
+    func callStats(slot: Int) -> [(String, Int)]
+}
+
+extension AudioSocketMedia {
+    public func callStats(slot: Int) -> [(String, Int)] { [] }
 }
 
 /// Messages waiting to go to one caller, owned by the pacer. Bounded: when full the oldest whole message is
@@ -97,6 +103,9 @@ final class CallSlot: @unchecked Sendable {
     let fd = Atomic<Int32>(-1)
     /// The caller's rate (the pacer sends at it).
     let sampleRate = Atomic<Int>(8000)
+    /// CLOCK_MONOTONIC ns before which the pacer sends nothing: a new call waits (up to 100 ms) for the caller's
+    /// first audio, so the first frames it hears are already at its rate.
+    let holdUntil = Atomic<Int64>(0)
 
     // Written by the pacer, read by the I/O thread after `stopped` (or racily, for status).
     let framesSent = Atomic<Int>(0)
@@ -195,6 +204,7 @@ final class Pacer: @unchecked Sendable {
             return
         }
         guard st == CallSlot.State.active.rawValue else { return }
+        if slot.holdUntil.load(ordering: .acquiring) > monotonicNow() { return }
         let gen = slot.generation.load(ordering: .acquiring)
         let restart = gen != slot.pacerGeneration
         if restart {

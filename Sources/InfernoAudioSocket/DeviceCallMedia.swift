@@ -34,6 +34,16 @@ public final class DeviceCallMedia: AudioSocketMedia, @unchecked Sendable {
     private var rxBase = 0
 
     // Inbound state (I/O thread).
+    /// Per-call counters: inbound re-anchorings, position shifts, samples dropped; outbound re-anchorings.
+    final class Counters: @unchecked Sendable {
+        let inReanchor = Atomic<Int>(0), inShift = Atomic<Int>(0), inDropped = Atomic<Int>(0), outReanchor = Atomic<Int>(0)
+        func reset() {
+            inReanchor.store(0, ordering: .relaxed); inShift.store(0, ordering: .relaxed)
+            inDropped.store(0, ordering: .relaxed); outReanchor.store(0, ordering: .relaxed)
+        }
+    }
+    let counters: [Counters]
+
     final class Inbound {
         var resamplers: [Int: Resampler] = [:]
         var position: UInt64?
@@ -67,6 +77,7 @@ public final class DeviceCallMedia: AudioSocketMedia, @unchecked Sendable {
         rings = (0..<slots).map { _ in TimestampRingBuffer(channels: 1, capacity: 32768) }
         txSource = CallTxSource(rings: rings)
         inbound = (0..<slots).map { _ in Inbound() }
+        counters = (0..<slots).map { _ in Counters() }
         let rates = AudioSocketKind.audioRates.count
         outResamplers = .allocate(capacity: slots * rates)
         outResamplers.initialize(repeating: nil, count: slots * rates)
@@ -112,7 +123,14 @@ public final class DeviceCallMedia: AudioSocketMedia, @unchecked Sendable {
         }
     }
 
+    public func callStats(slot: Int) -> [(String, Int)] {
+        let c = counters[slot]
+        return [("in_reanchored", c.inReanchor.load(ordering: .relaxed)), ("in_shifted", c.inShift.load(ordering: .relaxed)),
+                ("in_dropped", c.inDropped.load(ordering: .relaxed)), ("out_reanchored", c.outReanchor.load(ordering: .relaxed))]
+    }
+
     public func callStarted(slot: Int, uuid: AudioSocketUUID) {
+        counters[slot].reset()
         let s = inbound[slot]
         s.position = nil
         s.control.reset()
@@ -138,12 +156,14 @@ public final class DeviceCallMedia: AudioSocketMedia, @unchecked Sendable {
                 // nothing stale is replayed.
                 s.position = nil
                 inboundResets.add(1, ordering: .relaxed)
+                counters[slot].inReanchor.add(1, ordering: .relaxed)
             } else {
                 switch s.control.arrival(level: level, time: t) {
                 case .none: break
                 case .adjust(let a): res.setRatioAdjust(a)
                 case .shift(let d):
                     s.position = MediaClock.advance(pos, by: Int64((d * Double(deviceRate)).rounded()))
+                    counters[slot].inShift.add(1, ordering: .relaxed)
                 }
             }
         }
@@ -169,6 +189,7 @@ public final class DeviceCallMedia: AudioSocketMedia, @unchecked Sendable {
                 pos = pos &+ UInt64(produced)
             } else {
                 droppedInbound.add(produced, ordering: .relaxed)
+                counters[slot].inDropped.add(produced, ordering: .relaxed)
             }
             offset += n
         }
@@ -222,6 +243,7 @@ public final class DeviceCallMedia: AudioSocketMedia, @unchecked Sendable {
             outPosition[slot] = playout &- trail
             level = Self.trail
             outboundResets.add(1, ordering: .relaxed)
+            counters[slot].outReanchor.add(1, ordering: .relaxed)
         }
         res.setRatioAdjust(outControl[slot].update(level: level, dt: 0.02))
         let need = min(Self.outScratch, res.inputNeeded(forOutputs: count))

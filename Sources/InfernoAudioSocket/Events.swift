@@ -28,6 +28,7 @@ extension AudioSocketEvent {
             if let p = c.pacing {
                 f["pace_mean_ms"] = .d(p.mean); f["pace_p99_ms"] = .d(p.p99); f["pace_max_ms"] = .d(p.max)
             }
+            for (k, v) in c.media { f[k] = .i(v) }
             return json(f)
         case let .refused(peer, uuid, reason):
             var f: [String: JSONValue] = ["event": .s("refused"), "peer": .s(peer), "reason": .s(reason)]
@@ -51,6 +52,8 @@ extension AudioSocketEvent {
             var s = "AudioSocket: call \(c.slot + 1) (\(c.uuid)) ended: \(c.reason) after \(String(format1(c.seconds))) s, \(c.counters.audioBytes) bytes in, \(c.framesSent) frames out"
             if c.framesDropped > 0 { s += ", \(c.framesDropped) frames dropped (caller not reading)" }
             if c.counters.unknownMessages > 0 { s += ", \(c.counters.unknownMessages) unknown messages skipped" }
+            let m = c.media.filter { $0.1 != 0 }
+            if !m.isEmpty { s += " (" + m.map { "\($0.0) \($0.1)" }.joined(separator: ", ") + ")" }
             return s
         case let .refused(peer, uuid, reason):
             return "AudioSocket: refused \(peer)\(uuid.map { " (\($0))" } ?? ""): \(reason == "pool-full" ? "all call slots busy" : reason)"

@@ -304,15 +304,22 @@ def run_live(calls, seconds, linger=1.0):
 # Commands
 
 
+def tai_ns():
+    return time.clock_gettime_ns(time.CLOCK_TAI)
+
+
 def cmd_call(a):
-    """One call: send a tone, report what came back (frequency, level, pacing, framing)."""
+    """One call: send a tone, report what came back (frequency, level, pacing, framing) and when it ran (TAI)."""
     c = LiveCall(a.host, a.port, a.uuid, rate=a.rate, hz=a.hz, amp=a.amp, seconds=a.seconds,
                  digits=a.digits)
+    t0 = tai_ns()
     run_live([c], a.seconds, linger=a.linger)
+    t1 = t0 + int(a.seconds * 1e9)
     x = samples(c.reader.audio())
     skip = int(a.skip * a.rate)
     y = x[skip:]
-    out = {"uuid": a.uuid, "rate": a.rate, "frames": len(c.reader.audio_times()), "errors": c.reader.errors,
+    out = {"uuid": a.uuid, "rate": a.rate, "start_tai_ns": t0, "end_tai_ns": t1,
+           "frames": len(c.reader.audio_times()), "errors": c.reader.errors,
            "kinds": sorted({"0x%02x" % k for _, k, _ in c.reader.messages}), "hangup": c.reader.hangup,
            "samples": len(x)}
     if y:
@@ -410,6 +417,28 @@ def cmd_server(a):
     print(json.dumps(out))
 
 
+def cmd_segment(a):
+    """A stretch of an `inferno record` raw file (S32_LE, interleaved): frequency and level of one channel between
+    two TAI instants (the file's frame k is media time first + k; media time = TAI ns × rate / 10^9)."""
+    first = a.first_frame
+    lo = a.from_tai * a.rate // 1_000_000_000 - first
+    hi = a.to_tai * a.rate // 1_000_000_000 - first
+    x = array.array("i")
+    with open(a.file, "rb") as f:
+        x.frombytes(f.read())
+    if sys.byteorder != "little":
+        x.byteswap()
+    ch = x[a.channel - 1::a.channels]
+    lo, hi = max(0, lo), min(len(ch), hi)
+    y = [v / 65536.0 for v in ch[lo:hi]]          # to s16 scale
+    out = {"frames": max(0, hi - lo), "file_frames": len(ch)}
+    if y:
+        out["freq_hz"] = frequency(y, a.rate)
+        out["level_dbfs"] = db(rms_amplitude(y))
+        out["peak_dbfs"] = db(max(abs(v) for v in y) / 32768.0)
+    print(json.dumps(out))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -441,6 +470,15 @@ def main():
     s.add_argument("--seconds", type=float, default=8.0)
     s.add_argument("--accept-timeout", type=float, default=20.0)
     s.set_defaults(func=cmd_server)
+    g = sub.add_parser("segment")
+    g.add_argument("file")
+    g.add_argument("--first-frame", type=int, required=True)
+    g.add_argument("--from-tai", type=int, required=True)
+    g.add_argument("--to-tai", type=int, required=True)
+    g.add_argument("--rate", type=int, default=48000)
+    g.add_argument("--channels", type=int, default=1)
+    g.add_argument("--channel", type=int, default=1)
+    g.set_defaults(func=cmd_segment)
     a = p.parse_args()
     a.func(a)
 
