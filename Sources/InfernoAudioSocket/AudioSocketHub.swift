@@ -206,9 +206,19 @@ public final class AudioSocketHub: @unchecked Sendable {
                 service(c, revents: re, now: after)
             }
         }
-        // Whatever is left (stop deadline passed): close.
+        // Whatever is left (stop deadline passed): let the pacer release the slots (it is still running), then
+        // close.
         for c in connections where c.phase != .closed {
             if let s = c.slot { slots[s].state.store(CallSlot.State.draining.rawValue, ordering: .releasing) }
+        }
+        for _ in 0..<20 {
+            let waiting = connections.contains { c in
+                c.phase != .closed && c.slot.map { slots[$0].state.load(ordering: .acquiring) == CallSlot.State.draining.rawValue } == true
+            }
+            if !waiting { break }
+            usleep(10_000)
+        }
+        for c in connections where c.phase != .closed {
             Glibc.close(c.fd)
             c.phase = .closed
         }

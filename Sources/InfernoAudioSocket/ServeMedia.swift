@@ -39,8 +39,6 @@ public final class ServeMedia: AudioSocketMedia, @unchecked Sendable {
     let lastRate: UnsafeMutablePointer<Int>
     // I/O-owned, per slot.
     var writers: [WAVWriter?]
-    /// Paths of finished recordings, for the CLI's messages.
-    public private(set) var lastRecording: [Int: String] = [:]
     var onRecorded: (@Sendable (Int, String) -> Void)?
 
     public init(slots: Int, recordDir: String?, play: Play, onRecorded: (@Sendable (Int, String) -> Void)? = nil) throws(Failure) {
