@@ -307,7 +307,7 @@ public struct FillController: Sendable {
     private var windowStart: Double?
     private var decided = false
 
-    public init(target: Double, snap: Double = 0.01, window: Int = 50, firstWindow: Int = 10,
+    public init(target: Double, snap: Double = 0.025, window: Int = 50, firstWindow: Int = 10,
                 kp: Double = 0.1, ki: Double = 0.01) {
         self.target = target
         self.snap = snap

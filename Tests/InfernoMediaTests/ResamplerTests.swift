@@ -273,7 +273,7 @@ func resample(_ r: Resampler, _ input: [Float], block: Int = 160) -> [Float] {
         }
         let settled = windowMins.filter { $0.0 > 1.0 }
         let worst = settled.map { abs($0.1 - 0.06) }.max() ?? 1
-        // Within the snap distance (10 ms) plus the lateness spread; without control the skew alone would move
+        // The PI loop's transient for a 0.1 % skew plus the lateness spread; without control the skew alone would move
         // it by 300 ms over these five minutes.
         #expect(worst < 0.012, "window minimum strays \(worst) s from the target")
         #expect(settled.allSatisfy { $0.1 > 0.04 }, "the buffer ran low")

