@@ -69,6 +69,28 @@ grep '^report:' "$work/cases.out" || true
 for _ in $(seq 30); do kill -0 "$(cat "$work/serve.pid")" 2>/dev/null || break; sleep 0.1; done
 check "serve stopped on SIGTERM after hanging up" grep -q 'AudioSocket: stopped' "$work/serve.log"
 
+# --play wav:FILE: a 1 s, 16 kHz, 600 Hz file reaches an 8 kHz caller resampled, then silence.
+"$py" - "$work/prompt.wav" <<'PY'
+import math, struct, sys, wave
+with wave.open(sys.argv[1], "wb") as w:
+    w.setnchannels(1); w.setsampwidth(2); w.setframerate(16000)
+    w.writeframes(b"".join(struct.pack("<h", int(0.1 * 32767 * math.sin(2 * math.pi * 600 * i / 16000))) for i in range(16000)))
+PY
+"$INFERNO_BIN" audiosocket serve --listen "127.0.0.1:$port" --play "wav:$work/prompt.wav" --duration 6 \
+  >"$work/serve2.jsonl" 2>"$work/serve2.log" &
+echo $! >"$work/serve.pid"
+wait_for "$work/serve2.jsonl" '"listening"' 5 || true
+"$py" "$fa" call 127.0.0.1 "$port" --seconds 2 --skip 0.1 --save "$work/wavcall.s16" >"$work/wavcall.json"
+check "--play wav:FILE: the file's 600 Hz (16 kHz file) reaches an 8 kHz caller at −20 dBFS for 1 s, then silence" \
+  "$py" -c "
+import sys
+sys.path.insert(0, '$here')
+import fake_asterisk as fa
+x = fa.samples(open('$work/wavcall.s16', 'rb').read())
+tone, rest = x[400:7600], x[8400:]
+f, l = fa.robust(tone, 8000)
+sys.exit(0 if abs(f - 600) < 0.5 and abs(l + 20) < 0.5 and len(rest) > 4000 and max(map(abs, rest)) == 0 else 1)"
+
 # --- 2. devices in namespaces --------------------------------------------------------------------------------
 "$root/scripts/netns.sh" up "$pfx" 2 "$net"
 nx() { local h=$1; shift; "$root/scripts/netns.sh" exec "$pfx" "$h" "$@"; }
@@ -88,8 +110,13 @@ sub "call 1@alpha" "01@beta" & p2=$!
 wait $p1 $p2
 wait_for "$work/a.log" 'RX 2 (01@beta): connected' 10 || true
 sleep 1.5
+# (a second call meanwhile takes slot 2, whose RX nothing is patched to: it must hear paced silence)
+( sleep 1; nx 1 "$py" "$fa" call 127.0.0.1 9092 --uuid 00000000-0000-4000-8000-0000000000e3 --hz 300 --seconds 2 \
+    --skip 0.2 >"$work/call-idle.json" ) &
+idle=$!
 nx 1 "$py" "$fa" call 127.0.0.1 9092 --uuid 00000000-0000-4000-8000-0000000000e1 --rate 8000 --hz 440 --seconds 4 \
   --expect-hz 1000 --digits '5#*' >"$work/call8.json"
+wait $idle || true
 sleep 2
 nx 1 "$py" "$fa" call 127.0.0.1 9092 --uuid 00000000-0000-4000-8000-0000000000e2 --rate 16000 --hz 440 --seconds 4 \
   --expect-hz 1000 >"$work/call16.json"
@@ -118,6 +145,9 @@ check "B's tone (1000 Hz) → RX \"call 1\" → the caller hears it at 8 kHz (0x
   jq_py "$work/call8.json" 'd["kinds"] == ["0x10"] and abs(d["freq_hz"] - 1000) < 0.5 and abs(d["tone_dbfs"] + 20) < 0.5 and not d["errors"]'
 check "… and at 16 kHz (0x12, 320 samples per frame)" \
   jq_py "$work/call16.json" 'd["kinds"] == ["0x12"] and abs(d["freq_hz"] - 1000) < 0.5 and abs(d["tone_dbfs"] + 20) < 0.5 and d["samples"] >= 300 * d["frames"] and not d["errors"]'
+check "a call whose RX channel nothing is patched to hears silence, paced (50 frames/s): $(cut -c1-120 "$work/call-idle.json")" \
+  jq_py "$work/call-idle.json" 'd["frames"] >= 95 and d["samples"] == 160 * d["frames"] and d["level_dbfs"] < -200 and abs(d["pacing"]["mean_ms"] - 20) < 0.5'
+check "  … on slot 2 (channel \"call 2\") while call 1 ran" grep -q '"channel":"call 2".*"uuid":"00000000-0000-4000-8000-0000000000e3"' "$work/a.jsonl"
 check "calls reported as JSON lines on stdout with their channel" \
   grep -q '"channel":"call 1".*"uuid":"00000000-0000-4000-8000-0000000000e2"' "$work/a.jsonl"
 check "DTMF digits 5 # * reported in order (JSON on stdout, and logged)" "$py" -c "

@@ -334,6 +334,9 @@ def cmd_call(a):
     run_live([c], a.seconds, linger=a.linger)
     t1 = t0 + int(a.seconds * 1e9)
     x = samples(c.reader.audio())
+    if a.save:
+        with open(a.save, "wb") as f:
+            f.write(c.reader.audio())
     skip = int(a.skip * a.rate)
     y = x[skip:]
     out = {"uuid": a.uuid, "rate": a.rate, "start_tai_ns": t0, "end_tai_ns": t1,
@@ -477,6 +480,7 @@ def main():
     c.add_argument("--expect-hz", type=float)
     c.add_argument("--linger", type=float, default=1.0)
     c.add_argument("--digits", default="")
+    c.add_argument("--save", help="write the received audio (s16le) here")
     c.set_defaults(func=cmd_call)
     m = sub.add_parser("calls")
     m.add_argument("host")
