@@ -50,5 +50,6 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "InfernoMediaTests", dependencies: ["InfernoMedia"]),
         .testTarget(name: "InfernoDeviceTests", dependencies: ["InfernoDevice"]),
+        .testTarget(name: "InfernoAudioSocketTests", dependencies: ["InfernoAudioSocket", "InfernoProtocol"]),
     ]
 )
