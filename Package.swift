@@ -27,11 +27,13 @@ let package = Package(
 
         // Linux calls Glibc's Swift module hides (sendmmsg/recvmmsg, thread names).
         .target(name: "CInfernoSys"),
+        // The resampler's inner loops (fast in debug builds too).
+        .target(name: "CInfernoDSP"),
 
         // Sans-I/O wire layer: no sockets, no clocks, no Foundation.
         .target(name: "InfernoProtocol"),
         // Ring buffers, sample conversion, clock math. No Foundation either.
-        .target(name: "InfernoMedia", dependencies: ["InfernoProtocol"]),
+        .target(name: "InfernoMedia", dependencies: ["InfernoProtocol", "CInfernoDSP"]),
         // Sockets, threads, servers, engines, clock sources, state, config.
         .target(name: "InfernoDevice",
                 dependencies: ["InfernoProtocol", "InfernoMedia", "CInfernoSys", "CALSA", "CPipeWire", "COpus", "CZlib",
@@ -41,9 +43,10 @@ let package = Package(
         // Bridges depend on the device, never the other way round.
         .target(name: "InfernoAoDNS", dependencies: ["InfernoDevice", "InfernoProtocol", "COpus", "CZlib"]),
         .target(name: "InfernoAudioSocket", dependencies: ["InfernoDevice", "InfernoProtocol"]),
-        // The device options every device-running face shares (flags + INFERNO_* variables).
+        // The device options every device-running face shares (flags + INFERNO_* variables), including the
+        // bridges that add channels to the device (AudioSocket calls).
         .target(name: "InfernoCommandLine", dependencies: [
-            "InfernoDevice",
+            "InfernoDevice", "InfernoAudioSocket",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -76,5 +79,6 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "InfernoMediaTests", dependencies: ["InfernoMedia"]),
         .testTarget(name: "InfernoDeviceTests", dependencies: ["InfernoDevice"]),
+        .testTarget(name: "InfernoAudioSocketTests", dependencies: ["InfernoAudioSocket", "InfernoProtocol"]),
     ]
 )

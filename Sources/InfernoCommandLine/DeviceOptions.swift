@@ -1,7 +1,12 @@
 import ArgumentParser
 import Foundation
+import InfernoAudioSocket
 import InfernoDevice
 import Logging
+
+/// The AudioSocket call channels `makeDevice` gave the device it made, for `start` to bridge (the commands run one
+/// device per process).
+nonisolated(unsafe) private var pendingCalls: DeviceCallMedia?
 
 /// The options every device-running command shares (`inferno run`, `inferno record`, `inferno-wired`).
 public struct DeviceOptions: ParsableArguments {
@@ -43,6 +48,12 @@ public struct DeviceOptions: ParsableArguments {
     public var fpp: String?
     @Option(name: .customLong("stats-seconds"), help: "Log the media counters every N seconds (INFERNO_STATS_SECONDS). Default 0: only at exit.")
     public var statsSeconds: String?
+    @Option(name: .customLong("audiosocket-listen"), help: "AudioSocket server for Asterisk: ADDR:PORT, [V6]:PORT, comma-separated for several (INFERNO_AUDIOSOCKET_LISTEN). Each call takes a free slot: TX and RX channels \"call N\".")
+    public var audiosocketListen: String?
+    @Option(name: .customLong("audiosocket-calls"), help: "Call slots, 1-128 (INFERNO_AUDIOSOCKET_CALLS). Default 4.")
+    public var audiosocketCalls: String?
+    @Option(name: .customLong("audiosocket-connect"), help: "Dial an AudioSocket server: HOST:PORT,UUID[,RATE]; repeat for several (INFERNO_AUDIOSOCKET_CONNECT, space-separated).")
+    public var audiosocketConnect: [String] = []
     @Option(name: .customLong("shm-owner-fd"), help: .hidden)
     public var shmOwnerFD: String?
 
@@ -53,6 +64,8 @@ public struct DeviceOptions: ParsableArguments {
             ("device-id", deviceID), ("sample-rate", sampleRate), ("encoding", encoding), ("latency-ms", latencyMs),
             ("tx-source", txSource), ("dither", dither), ("clock", clock), ("state-dir", stateDir), ("log-level", logLevel),
             ("shm", shm), ("shm-owner-fd", shmOwnerFD), ("fpp", fpp), ("stats-seconds", statsSeconds),
+            ("audiosocket-listen", audiosocketListen), ("audiosocket-calls", audiosocketCalls),
+            ("audiosocket-connect", audiosocketConnect.isEmpty ? nil : audiosocketConnect.joined(separator: " ")),
         ]
         for (k, v) in given { if let v { flags[k] = v } }
         return flags
@@ -74,8 +87,12 @@ public struct DeviceOptions: ParsableArguments {
             }
             let logger = Logger(label: program)
             let clock = try config.clock.makeSource(logger: logger)
-            return try DeviceRuntime(config: config, environment: env, logger: logger, clock: clock,
-                                     txSource: txSource?(config))
+            // AudioSocket calls: extra channels "call N", fed and read by the bridge `start` starts.
+            let calls = config.audioSocket.enabled ? DeviceCallMedia(slots: config.audioSocket.calls) : nil
+            let runtime = try DeviceRuntime(config: config, environment: env, logger: logger, clock: clock,
+                                            txSource: txSource?(config), extraTxSource: calls?.txSource)
+            pendingCalls = calls
+            return runtime
         } catch {
             FileHandle.standardError.write(Data("\(program): \(error)\n".utf8))
             throw ExitCode(2)
@@ -86,6 +103,16 @@ public struct DeviceOptions: ParsableArguments {
     public func start(_ runtime: DeviceRuntime, program: String = "inferno") throws {
         do {
             try runtime.start()
+            if let calls = pendingCalls {
+                pendingCalls = nil
+                let logger = Logger(label: program)
+                do {
+                    _ = try AudioSocketBridge.start(on: runtime, media: calls) { event in printEvent(event, logger: logger) }
+                } catch {
+                    runtime.stop()
+                    throw error
+                }
+            }
         } catch {
             FileHandle.standardError.write(Data("\(program): \(error)\n".utf8))
             throw ExitCode(2)
@@ -118,4 +145,24 @@ public func waitForSignal(until: (() -> Bool)? = nil) {
         done.wait()
     }
     _ = sources
+}
+
+/// AudioSocket events: a JSON line on stdout (for scripts and hooks) and a log line.
+public func printEvent(_ event: AudioSocketEvent, logger: Logger) {
+    switch event {
+    case .refused, .rejected, .dialFailed: logger.notice("\(event.logLine)")
+    default: logger.info("\(event.logLine)")
+    }
+    writeLine(event.jsonLine)
+}
+
+/// One line to stdout with a single write (events come from one thread; lines never interleave).
+public func writeLine(_ s: String) {
+    let bytes = Array((s + "\n").utf8)
+    var off = 0
+    while off < bytes.count {
+        let n = bytes.withUnsafeBytes { write(1, $0.baseAddress! + off, $0.count - off) }
+        if n <= 0 { if n < 0 && errno == EINTR { continue }; return }
+        off += n
+    }
 }

@@ -39,6 +39,11 @@ public struct DeviceConfig: Equatable, Sendable {
     /// Settings given by flag or environment (flag names). Those override what a controller saved in the state
     /// file (sample-rate, encoding, latency-ms); settings not given keep the saved value.
     public var explicit: Set<String> = []
+    /// AudioSocket bridge (`--audiosocket-listen`, `--audiosocket-calls`, `--audiosocket-connect`): call slots
+    /// appended as extra TX/RX channels named "call N".
+    public var audioSocket = AudioSocketSettings()
+    /// Channels appended after the `--tx`/`--rx` channels (same names on both sides), e.g. "call 1".
+    public var extraChannelNames: [String] { audioSocket.channelNames }
 
     public init() {}
 
@@ -124,6 +129,11 @@ public struct DeviceConfig: Equatable, Sendable {
             let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
             guard levels.contains(v) else { throw ConfigError(setting: s, value: v, reason: "must be one of \(levels.joined(separator: ", "))") }
             c.logLevel = v
+        }
+        c.audioSocket = try AudioSocketSettings.resolve(value)
+        if c.txChannels + c.extraChannelNames.count > maxChannels || c.rxChannels + c.extraChannelNames.count > maxChannels {
+            throw ConfigError(setting: setting("audiosocket-calls", "INFERNO_AUDIOSOCKET_CALLS"), value: String(c.audioSocket.calls),
+                              reason: "with --tx/--rx makes more than \(maxChannels) channels")
         }
         return c
     }

@@ -17,14 +17,18 @@ public struct DeviceModel: Sendable {
     public struct TxChannel: Equatable, Sendable {
         public var factory: String
         public var customName: String?
-        public var name: String { customName ?? "TX \(factoryNumber)" }
+        public var name: String { customName ?? defaultName ?? "TX \(factoryNumber)" }
         let factoryNumber: Int
+        /// The friendly name when nobody renamed it (extra channels: "call 1"…); nil = "TX n".
+        var defaultName: String? = nil
     }
 
     public struct RxChannel: Equatable, Sendable {
         public var number: Int
         public var customName: String?
-        public var name: String { customName ?? "RX \(number)" }
+        public var name: String { customName ?? defaultName ?? "RX \(number)" }
+        /// The name when nobody renamed it (extra channels: "call 1"…); nil = "RX n".
+        public var defaultName: String? = nil
         public var subscription: DeviceState.Subscription?
         public var status: ARCSubscriptionStatus = .none
         public var receiving = false
@@ -63,6 +67,18 @@ public struct DeviceModel: Sendable {
                 ch.status = .unresolved
             }
             return ch
+        }
+        // Extra channels (AudioSocket calls) after the device's own, with their own default names.
+        for (k, extra) in config.extraChannelNames.enumerated() {
+            let t = config.txChannels + k + 1
+            tx.append(TxChannel(factory: Self.factoryName(t), customName: state.txChannelNames[t], factoryNumber: t, defaultName: extra))
+            let r = config.rxChannels + k + 1
+            var ch = RxChannel(number: r, customName: state.rxChannelNames[r], defaultName: extra)
+            if let s = state.subscriptions[r] {
+                ch.subscription = s
+                ch.status = .unresolved
+            }
+            rx.append(ch)
         }
         // A setting given on the command line (or environment) wins over the saved one; otherwise what a controller
         // set last is kept.

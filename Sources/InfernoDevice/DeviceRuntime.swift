@@ -47,6 +47,11 @@ public final class DeviceRuntime: @unchecked Sendable {
     /// Called on the event loop with the current names after the device or a channel was renamed (by a
     /// controller or after an mDNS name conflict). Set it before `start()`.
     public var onNamesChanged: (@Sendable (Names) -> Void)?
+    /// Run first by `stop()`, last added first (bridges that read or feed the device's channels).
+    var stopHooks: [() -> Void] = []
+
+    /// Registers `hook` to run at the start of `stop()`, before the engines stop.
+    public func addStopHook(_ hook: @escaping () -> Void) { stopHooks.append(hook) }
 
     public struct Counters: Sendable {
         public var arcRequests = 0, arcMalformed = 0
@@ -59,7 +64,7 @@ public final class DeviceRuntime: @unchecked Sendable {
 
     /// Resolves the interface, device id and state; binds nothing yet.
     public init(config: DeviceConfig, environment: [String: String], logger: Logger,
-                clock: MediaClockSource? = nil, txSource: TxSampleSource? = nil) throws {
+                clock: MediaClockSource? = nil, txSource: TxSampleSource? = nil, extraTxSource: TxSampleSource? = nil) throws {
         self.config = config
         log = logger
         interface = try NetworkInterfaces.resolve(config.bind)
@@ -70,7 +75,7 @@ public final class DeviceRuntime: @unchecked Sendable {
         let loaded = store.load()
         if let w = loaded.warning { logger.warning("\(w)") }
         model = DeviceModel(config: config, deviceID: deviceID, state: loaded.state)
-        let dropped = loaded.state.subscriptions.keys.filter { $0 > config.rxChannels }.sorted()
+        let dropped = loaded.state.subscriptions.keys.filter { $0 > config.rxChannels + config.extraChannelNames.count }.sorted()
         if !dropped.isEmpty {
             logger.warning("saved subscriptions for RX channels \(dropped) exceed --rx \(config.rxChannels); they are dropped at the next save")
         }
@@ -81,8 +86,9 @@ public final class DeviceRuntime: @unchecked Sendable {
         let rate = UInt32(model.sampleRate)
         if let name = config.shm {
             do {
+                // Applications capture every RX channel, AudioSocket calls included; they play the device's own TX.
                 appPort = try SharedAudioPort.create(name: name, sampleRate: rate, txChannels: config.txChannels,
-                                                     rxChannels: config.rxChannels)
+                                                     rxChannels: config.rxChannels + config.extraChannelNames.count)
             } catch {
                 throw RuntimeError("--shm (INFERNO_SHM): \(error)")
             }
@@ -99,10 +105,14 @@ public final class DeviceRuntime: @unchecked Sendable {
             default: break
             }
         }
+        if !config.extraChannelNames.isEmpty {
+            // Extra channels (AudioSocket calls) follow the device's own TX channels.
+            source = CompositeTxSource(main: source, mainChannels: config.txChannels, extra: extraTxSource ?? SilenceSource())
+        }
         tx = TxEngine(clock: clock, source: source, sampleRate: rate, dither: config.dither ? .tpdf : .none)
         // Room for the latency plus a safety margin, at least ~0.7 s at 48 kHz.
         let latencySamples = Int(Double(rate) * Double(model.latencyNs) / 1e9)
-        rx = RxEngine(clock: clock, channels: config.rxChannels, sampleRate: rate, ringCapacity: max(32768, latencySamples * 4),
+        rx = RxEngine(clock: clock, channels: config.rxChannels + config.extraChannelNames.count, sampleRate: rate, ringCapacity: max(32768, latencySamples * 4),
                       defaultLatencySamples: Int64(MediaClock.samples(forDuration: UInt64(model.latencyNs), sampleRate: rate)),
                       sharedRings: appPort?.rxRings)
     }
@@ -217,6 +227,8 @@ public final class DeviceRuntime: @unchecked Sendable {
 
     /// Sends goodbyes, closes every socket and stops the event loop.
     public func stop() {
+        for hook in stopHooks.reversed() { hook() }
+        stopHooks = []
         log.info("media totals: \(mediaTotalsText)")
         _ = try? loop.submit {
             self.statsTask?.cancel()

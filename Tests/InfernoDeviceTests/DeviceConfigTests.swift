@@ -47,3 +47,56 @@ import Testing
         #expect(DeviceID(hex: "001dc1fffe5279bg") == nil)
     }
 }
+
+@Suite struct AudioSocketSettingsTests {
+    func message(_ flags: [String: String], _ env: [String: String] = [:]) -> String? {
+        do { _ = try DeviceConfig.resolve(flags: flags, environment: env); return nil } catch { return error.description }
+    }
+
+    @Test func offByDefault() throws {
+        let c = try DeviceConfig.resolve(flags: [:], environment: [:])
+        #expect(!c.audioSocket.enabled)
+        #expect(c.extraChannelNames.isEmpty)
+    }
+
+    @Test func listenCallsAndChannelNames() throws {
+        let c = try DeviceConfig.resolve(flags: ["audiosocket-listen": "127.0.0.1:9092,[::1]:9093", "audiosocket-calls": "3"], environment: [:])
+        #expect(c.audioSocket.listen == [HostPort(host: "127.0.0.1", port: 9092, isIPv6: false), HostPort(host: "::1", port: 9093, isIPv6: true)])
+        #expect(c.extraChannelNames == ["call 1", "call 2", "call 3"])
+        let e = try DeviceConfig.resolve(flags: [:], environment: ["INFERNO_AUDIOSOCKET_LISTEN": "*:9092", "INFERNO_AUDIOSOCKET_CALLS": "2"])
+        #expect(e.audioSocket.listen.first?.host == "0.0.0.0")
+        #expect(e.audioSocket.calls == 2)
+        // The device model and the runtime's channel counts follow.
+        let id = DeviceID(hex: "0000000000000001")!
+        let m = DeviceModel(config: c, deviceID: id, state: DeviceState())
+        #expect(m.tx.map(\.name) == ["TX 1", "TX 2", "call 1", "call 2", "call 3"])
+        #expect(m.rx.map(\.name) == ["RX 1", "RX 2", "call 1", "call 2", "call 3"])
+        #expect(m.tx.map(\.factory) == ["01", "02", "03", "04", "05"])
+    }
+
+    @Test func connectTargets() throws {
+        let c = try DeviceConfig.resolve(flags: ["audiosocket-connect": "127.0.0.1:9000,40325ec2-5efd-4bd3-805f-53576e581d13 [::1]:9001,40325ec2-5efd-4bd3-805f-53576e581d14,16000"], environment: [:])
+        #expect(c.audioSocket.connect.count == 2)
+        #expect(c.audioSocket.connect[0].sampleRate == 8000)
+        #expect(c.audioSocket.connect[1].sampleRate == 16000)
+        #expect(c.audioSocket.connect[1].endpoint.isIPv6)
+        #expect(c.audioSocket.connect[0].uuid.description == "40325ec2-5efd-4bd3-805f-53576e581d13")
+        #expect(c.audioSocket.enabled && c.extraChannelNames.count == 4)
+    }
+
+    @Test func mistakesNameTheSetting() {
+        #expect(message(["audiosocket-listen": "127.0.0.1"])?.hasPrefix("--audiosocket-listen (INFERNO_AUDIOSOCKET_LISTEN): \"127.0.0.1\"") == true)
+        #expect(message(["audiosocket-listen": "127.0.0.1:0"])?.contains("port") == true)
+        #expect(message(["audiosocket-listen": "[::1:9092"])?.hasPrefix("--audiosocket-listen") == true)
+        #expect(message(["audiosocket-calls": "2"])?.contains("needs --audiosocket-listen") == true)
+        #expect(message(["audiosocket-listen": "127.0.0.1:9092"], ["INFERNO_AUDIOSOCKET_CALLS": "0"])?
+                    .hasPrefix("--audiosocket-calls (INFERNO_AUDIOSOCKET_CALLS)") == true)
+        #expect(message(["audiosocket-connect": "127.0.0.1:9000"])?.contains("HOST:PORT,UUID") == true)
+        #expect(message(["audiosocket-connect": "127.0.0.1:9000,nope"])?.contains("UUID") == true)
+        #expect(message(["audiosocket-connect": "127.0.0.1:9000,40325ec2-5efd-4bd3-805f-53576e581d13,11025"])?.contains("rate") == true)
+        #expect(message(["audiosocket-connect": "*:9000,40325ec2-5efd-4bd3-805f-53576e581d13"])?.contains("host") == true)
+        #expect(message(["audiosocket-listen": "127.0.0.1:9092", "audiosocket-calls": "128", "tx": "500"])?.contains("512") == true)
+        #expect(message(["audiosocket-listen": "no-such-host.invalid:9092"])?.contains("cannot be resolved") == true)
+        for m in [message(["audiosocket-listen": "x"]), message(["audiosocket-connect": "y"])] { #expect(m?.contains("\n") == false) }
+    }
+}

@@ -53,3 +53,25 @@ public final class RingSource: TxSampleSource {
         ring.readChannel(channel, at: t, count: frames, into: dst)
     }
 }
+
+/// TX channels 0..<mainChannels from `main`, the rest from `extra` (channel numbers shifted down): the device's
+/// own channels followed by a bridge's (AudioSocket calls).
+public final class CompositeTxSource: TxSampleSource {
+    public let main: TxSampleSource
+    public let extra: TxSampleSource
+    public let mainChannels: Int
+    public let significantBits: Int
+    public init(main: TxSampleSource, mainChannels: Int, extra: TxSampleSource) {
+        self.main = main
+        self.extra = extra
+        self.mainChannels = mainChannels
+        significantBits = max(main.significantBits, extra.significantBits)
+    }
+    public func render(channel: Int, at t: UInt64, frames: Int, into dst: UnsafeMutablePointer<Int32>) {
+        if channel < mainChannels {
+            main.render(channel: channel, at: t, frames: frames, into: dst)
+        } else {
+            extra.render(channel: channel - mainChannels, at: t, frames: frames, into: dst)
+        }
+    }
+}
