@@ -62,5 +62,6 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "InfernoMediaTests", dependencies: ["InfernoMedia"]),
         .testTarget(name: "InfernoDeviceTests", dependencies: ["InfernoDevice"]),
+        .testTarget(name: "InfernoAoDNSTests", dependencies: ["InfernoAoDNS", "InfernoProtocol"]),
     ]
 )
