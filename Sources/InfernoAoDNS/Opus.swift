@@ -78,6 +78,9 @@ public final class OpusFrameDecoder {
 
     deinit { opus_decoder_destroy(dec) }
 
+    /// Forgets the decoder's history (a new stream starts).
+    public func reset() { _ = inferno_opus_decoder_reset(dec) }
+
     /// Decodes one packet into interleaved samples; nil if libopus refuses it (corrupt packet).
     public func decode(_ packet: [UInt8]) -> [Int16]? {
         let maxFrames = scratch.count / channels
