@@ -27,7 +27,8 @@ public struct AoDNSListenSettings: Sendable {
 /// Within a pack the indices must be 0…fpp−1; across packs M increases by 1; a missing packet or pack is
 /// concealed (Opus PLC) for its exact duration; a pack that is merely late is waited for (latency grows, counted).
 ///
-/// v1 (the original server): `sequence` every 0.5 s, start at the newest listed pack, fetch each `seq_N`.
+/// v1 (the original server): `sequence` every 0.25 s; playout starts with the newest ~1.5 s of packs in hand;
+/// each new `seq_N` is fetched as it is listed.
 ///
 /// Clocks: v2 timing assumes the server's and listener's clocks agree (NTP); an offset shows up as waits, which
 /// raise the latency until the stream flows.
@@ -101,6 +102,8 @@ public final class AoDNSListener: @unchecked Sendable {
     }
 
     public let stats = Stats()
+    /// v1: audio fetched before playout starts (the newest packs).
+    static let v1StartBufferMs = 1500
     let shared = Mutex(Shared())
     private let stopFlag = Atomic<Bool>(false)
     private var thread: RealtimeThread?
@@ -290,7 +293,7 @@ public final class AoDNSListener: @unchecked Sendable {
     private func v1Step(now: UInt64, nextSequence: inout UInt64, nextFetch: inout UInt64?,
                         retryAt: inout [UInt64: (at: UInt64, tries: Int)], ask: (DNSName) -> DNSClient.Answer?) {
         if now >= nextSequence {
-            nextSequence = now + 500
+            nextSequence = now + 250
             if let a = ask(names.sequence), let s = a.txt.first?.first, let list = try? AoDNSSequence.decode(s), !list.isEmpty {
                 let sorted = list.sorted()
                 shared.withLock { st in
@@ -303,8 +306,21 @@ public final class AoDNSListener: @unchecked Sendable {
                     st.listed = sorted
                 }
                 if nextFetch == nil {
-                    nextFetch = sorted.last
-                    shared.withLock { $0.startPack = nextFetch }
+                    // Start near the live edge with some audio in hand: the newest packs back to ~1.5 s (v1 packs
+                    // have no fixed duration, so count what arrives).
+                    var buffered = 0
+                    var start = sorted.last!
+                    for m in sorted.reversed() {
+                        guard let a = ask(names.seq(m)), !a.txt.isEmpty else { break }
+                        let d = AoDNSPack.decode(strings: a.txt.compactMap(\.first))
+                        stats.packsFetched.add(1, ordering: .relaxed)
+                        shared.withLock { $0.packs[m] = PackData(packets: d.packets, damaged: d.damaged) }
+                        start = m
+                        buffered += d.packets.count * OpusFrameEncoder.frameMs
+                        if buffered >= Self.v1StartBufferMs { break }
+                    }
+                    nextFetch = start
+                    shared.withLock { $0.startPack = start }
                 }
             }
         }

@@ -146,23 +146,53 @@ public final class DNSServer: @unchecked Sendable {
             }
             if n < 0 { continue }   // timeout (stop check) or a transient error
             counters.udpQueries.add(1, ordering: .relaxed)
-            let source = SocketEndpoint(storage: from)
-            let decision = limiter.decide(source: source.rateKey, now: monoNanos())
+            let decision = limiter.decide(source: Self.rateKey(from), now: monoNanos())
             if decision == .drop { counters.rateLimitedDrops.add(1, ordering: .relaxed); continue }
+            if decision == .slip {
+                // Over the limit: a tiny TC=1 answer straight from the query bytes (no parsing, no zone).
+                guard let slip = buf.withUnsafeBytes({ DNSAuthority.minimalTruncated(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }) else {
+                    counters.rateLimitedDrops.add(1, ordering: .relaxed)
+                    continue
+                }
+                counters.rateLimitedSlips.add(1, ordering: .relaxed)
+                send(slip, to: &from, len: len)
+                continue
+            }
             let query = Array(buf[0..<n])
             let z = zone.withLock { $0 }
-            switch DNSAuthority.respond(to: query, zone: z, transport: .udp, slip: decision == .slip) {
+            switch DNSAuthority.respond(to: query, zone: z, transport: .udp) {
             case .failure:
                 counters.dropped.add(1, ordering: .relaxed)
             case .success(let r):
                 counters.count(r.outcome)
                 counters.noteCase(query)
-                _ = r.bytes.withUnsafeBytes { b in
-                    withUnsafePointer(to: &from) {
-                        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(udp, b.baseAddress, b.count, 0, $0, len) }
-                    }
+                send(r.bytes, to: &from, len: len)
+            }
+        }
+    }
+
+    private func send(_ bytes: [UInt8], to from: inout sockaddr_storage, len: socklen_t) {
+        _ = bytes.withUnsafeBytes { b in
+            withUnsafePointer(to: &from) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(udp, b.baseAddress, b.count, 0, $0, len) }
+            }
+        }
+    }
+
+    /// The rate-limiter key of a source address, without allocating.
+    static func rateKey(_ s: sockaddr_storage) -> UInt64 {
+        let family = Int32(s.ss_family)
+        var s = s
+        return withUnsafeBytes(of: &s) { raw -> UInt64 in
+            if family == AF_INET6 {
+                let a = raw.load(as: sockaddr_in6.self).sin6_addr
+                return withUnsafeBytes(of: a) { b in
+                    var k: UInt64 = 0
+                    for i in 0..<8 { k = k << 8 | UInt64(b[i]) }
+                    return k | 1 << 63 | 1 << 62
                 }
             }
+            return UInt64(UInt32(bigEndian: raw.load(as: sockaddr_in.self).sin_addr.s_addr))
         }
     }
 

@@ -94,20 +94,6 @@ public struct SocketEndpoint: Equatable, Sendable, CustomStringConvertible {
     }
 
     public var description: String { family == .v4 ? "\(hostString):\(port)" : "[\(hostString)]:\(port)" }
-
-    /// Rate-limiter key: the IPv4 address or the IPv6 /64.
-    var rateKey: UInt64 {
-        family == .v4 ? UInt64(address[0]) << 24 | UInt64(address[1]) << 16 | UInt64(address[2]) << 8 | UInt64(address[3])
-            : DNSRateLimiterKey.v6(address)
-    }
-}
-
-enum DNSRateLimiterKey {
-    static func v6(_ a: [UInt8]) -> UInt64 {
-        var k: UInt64 = 0
-        for b in a.prefix(8) { k = k << 8 | UInt64(b) }
-        return k | 1 << 63 | 1 << 62
-    }
 }
 
 /// A socket error with the call that failed.

@@ -55,6 +55,30 @@ public enum DNSAuthority {
         return .success(build(query, zone: zone, transport: transport, slip: slip, policy: policy))
     }
 
+    /// A rate-limited "slip" built straight from the query bytes, without decoding the message: header (id,
+    /// opcode and RD echoed, QR, TC), the one question copied verbatim, no other sections. nil (drop) unless the
+    /// query has exactly one question with an uncompressed name. Cheap enough for a flood.
+    public static func minimalTruncated(_ q: UnsafeRawBufferPointer) -> [UInt8]? {
+        guard q.count >= 17, q[2] & 0x80 == 0, q[4] == 0, q[5] == 1 else { return nil }
+        var i = 12
+        while true {
+            guard i < q.count else { return nil }
+            let len = Int(q[i])
+            if len == 0 { break }
+            guard len <= 63 else { return nil }
+            i += 1 + len
+        }
+        let end = i + 1 + 4
+        guard end <= q.count, end - 12 <= 260 else { return nil }
+        var out = [UInt8](repeating: 0, count: end)
+        out[0] = q[0]; out[1] = q[1]
+        out[2] = 0x80 | (q[2] & 0x79) | 0x02          // QR, opcode and RD echoed, TC
+        out[3] = 0
+        out[5] = 1
+        for k in 12..<end { out[k] = q[k] }
+        return out
+    }
+
     private static func build(_ query: [UInt8], zone: DNSZone, transport: Transport, slip: Bool,
                               policy: Policy) -> Response {
         let id = UInt16(query[0]) << 8 | UInt16(query[1])

@@ -190,6 +190,21 @@ struct AuthorityTests {
         #expect(r.outcome == .slipped && m.truncated && m.answers.isEmpty && r.bytes.count < 80)
     }
 
+    @Test func floodSlipWithoutParsing() throws {
+        let q = query("SEQ_1.music.example.com", id: 0xbeef, edns: 1232)
+        let slip = try #require(q.withUnsafeBytes { DNSAuthority.minimalTruncated($0) })
+        let m = try DNSMessage.decode(slip)
+        #expect(m.id == 0xbeef && m.isResponse && m.truncated && m.recursionDesired && m.answers.isEmpty && m.edns == nil)
+        #expect(m.questions.first?.name.description == "SEQ_1.music.example.com.")
+        #expect(Array(slip[12...]) == Array(q[12..<slip.count]))
+        for bad in [[UInt8](), Array(q.prefix(16)), hex("0001 0000 0002 0000 0000 0000 00 0010 0001"),
+                    hex("0001 0000 0001 0000 0000 0000 c00c 0010 0001"), hex("0001 8000 0001 0000 0000 0000 00 0010 0001")] {
+            #expect(bad.withUnsafeBytes { DNSAuthority.minimalTruncated($0) } == nil)
+        }
+        var g = XorShift(9)
+        for _ in 0..<5000 { _ = g.bytes(g.below(40)).withUnsafeBytes { DNSAuthority.minimalTruncated($0) } }
+    }
+
     @Test func fuzzNeverTraps() {
         let zone = publication(packs: 3).zone()
         var g = XorShift(42)
