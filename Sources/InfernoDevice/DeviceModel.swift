@@ -17,14 +17,18 @@ public struct DeviceModel: Sendable {
     public struct TxChannel: Equatable, Sendable {
         public var factory: String
         public var customName: String?
-        public var name: String { customName ?? "TX \(factoryNumber)" }
+        public var name: String { customName ?? defaultName ?? "TX \(factoryNumber)" }
         let factoryNumber: Int
+        /// The friendly name when nobody renamed it (extra channels: "call 1"…); nil = "TX n".
+        var defaultName: String? = nil
     }
 
     public struct RxChannel: Equatable, Sendable {
         public var number: Int
         public var customName: String?
-        public var name: String { customName ?? "RX \(number)" }
+        public var name: String { customName ?? defaultName ?? "RX \(number)" }
+        /// The name when nobody renamed it (extra channels: "call 1"…); nil = "RX n".
+        public var defaultName: String? = nil
         public var subscription: DeviceState.Subscription?
         public var status: ARCSubscriptionStatus = .none
         public var receiving = false

@@ -142,6 +142,50 @@ check "v1 listener (sequence + seq_N only, as the original client reads): the to
 grep -h 'latency ms' "$work/direct.log" "$work/unbound.log" | sed 's/^/  # /' | tail -2
 
 # ---------------------------------------------------------------------------------------------------------------
+# 3. Dante devices in network namespaces (h1, h2, h3 on 10.99.27.0/24, mDNS inside only).
+#    a) device A --tx-source tone → device B RX 1 → B --aodns-serve → inferno aodns listen (h3) → WAV
+#    b) inferno aodns serve (h3) → device C --aodns-listen → C TX 1 → device D records it
+if [ "$(id -u)" -eq 0 ]; then
+  net=27
+  "$root/scripts/netns.sh" up "$pfx" 3 "$net"
+  A=10.99.$net.1; B=10.99.$net.2; C=10.99.$net.3
+  nx() { local h=$1; shift; "$root/scripts/netns.sh" exec "$pfx" "$h" "$@"; }
+  bg() { local h=$1 name=$2; shift 2; "$root/scripts/netns.sh" exec "$pfx" "$h" "$@" >"$work/$name.log" 2>&1 & echo $! >"$work/$name.pid"; }
+  bg 1 deva "$INFERNO_BIN" run --bind eth0 --name aoda --tx 2 --rx 0 --tx-source tone:1000 --device-id 00000000000a0027 \
+    --state-dir "$work/st-a"
+  bg 2 devb "$INFERNO_BIN" run --bind eth0 --name aodb --tx 0 --rx 2 --latency-ms 20 --aodns-serve "tone.example.com@$B:5053" \
+    --aodns-channels 1 --device-id 00000000000b0027 --state-dir "$work/st-b"
+  sleep 2
+  nx 3 timeout 30 "$INFERNO_BIN" subscribe --bind eth0 --rx 1@aodb --tx 01@aoda >>"$work/subscribe.log" 2>&1 || true
+  nx 3 timeout 30 "$INFERNO_BIN" channels --bind eth0 aodb >"$work/chan-b.txt" 2>&1 || true
+  check "device B's RX 1 is named after the zone it publishes (tone_example_com)" grep -Eq '^ *1 +tone_example_com ' "$work/chan-b.txt"
+  for _ in $(seq 100); do grep -q 'receiving' "$work/devb.log" && break; sleep 0.1; done
+  nx 3 timeout 60 "$INFERNO_BIN" aodns listen "tone.example.com@$B:5053" -o "$work/dev-listen.wav" --duration 8 \
+    --status-interval 0 >"$work/dev-listen.log" 2>&1 || true
+  "$py" "$chk" tone "$work/dev-listen.wav" --expect 1000 --onset >"$work/dev-listen.json" 2>&1 || true
+  check "A tone → B RX → --aodns-serve → aodns listen: 1000 Hz arrives, SNR ≥ 30 dB, no gaps ($(cut -c1-120 "$work/dev-listen.json"))" jok "$work/dev-listen.json"
+  stop_pid deva; stop_pid devb
+
+  bg 3 serveh3 "$INFERNO_BIN" aodns serve radio.example.net --listen "$C:5053" --input tone:440 --status-interval 0
+  bg 1 devc "$INFERNO_BIN" run --bind eth0 --name aodc --tx 2 --rx 0 --aodns-listen "radio.example.net@$C:5053" \
+    --device-id 00000000000c0027 --state-dir "$work/st-c"
+  sleep 2
+  nx 3 timeout 30 "$INFERNO_BIN" channels --bind eth0 aodc >"$work/chan-c.txt" 2>&1 || true
+  check "device C's TX 1 is named after the zone it plays (radio_example_net)" grep -Eq '^ *1 +01 +radio_example_net' "$work/chan-c.txt"
+  nx 2 timeout 60 "$INFERNO_BIN" record --bind eth0 --name aodd --tx 0 --rx 1 --latency-ms 20 --channels 1 --duration 9 \
+    --device-id 00000000000d0027 --state-dir "$work/st-d" -o "$work/dev-rec.wav" --quiet 2>"$work/dev-rec.log" & rp=$!
+  sleep 1.5
+  nx 3 timeout 30 "$INFERNO_BIN" subscribe --bind eth0 --rx 1@aodd --tx radio_example_net@aodc >>"$work/subscribe.log" 2>&1 || true
+  wait $rp || true
+  "$py" "$chk" tone "$work/dev-rec.wav" --expect 440 --onset --skip 0.5 >"$work/dev-rec.json" 2>&1 || true
+  check "aodns serve → C --aodns-listen → C TX 1 → D records: 440 Hz at 48 kHz, SNR ≥ 30 dB, no gaps ($(cut -c1-120 "$work/dev-rec.json"))" jok "$work/dev-rec.json"
+  stop_pid devc; stop_pid serveh3
+  "$root/scripts/netns.sh" down "$pfx"
+else
+  check "device tests need root (network namespaces)" false
+fi
+
+# ---------------------------------------------------------------------------------------------------------------
 # 4. Flood: 100,000 queries from 127.0.0.1 while a legitimate client on 127.0.0.2 keeps asking.
 spid=$(cat "$work/serve.pid")
 rss() { awk '/VmRSS/ {print $2}' "/proc/$spid/status"; }

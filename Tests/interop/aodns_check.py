@@ -6,7 +6,7 @@
   aodns_check.py tcp HOST PORT ZONE             pipelined and byte-split TCP queries
   aodns_check.py malformed HOST PORT ZONE       malformed UDP queries: FORMERR or nothing, then a good answer
   aodns_check.py flood HOST PORT ZONE --count N N queries as fast as one socket sends them
-  aodns_check.py tone FILE.wav [--skip S] [--expect HZ]
+  aodns_check.py tone FILE.wav [--skip S] [--expect HZ] [--onset] [--min-snr DB]
       frequency (zero crossings, interpolated, over the whole file after S seconds), SNR in dB per 1 s segment
       (least-squares sine at that frequency, amplitude and phase free per segment: residual = noise + distortion),
       gaps (10 ms blocks more than 6 dB below the median level), level in dBFS.
@@ -57,9 +57,15 @@ def fit(x, f, rate, start):
 
 def cmd_tone(a):
     x, rate = read_wav(a.file)
-    skip = int(a.skip * rate)
+    onset = 0
+    if a.onset:
+        # Skip leading silence (a recording that started before the audio was patched).
+        blk = rate // 100
+        while onset + blk <= len(x) and math.sqrt(sum(v * v for v in x[onset:onset + blk]) / blk) < 0.01:
+            onset += blk
+    skip = onset + int(a.skip * rate)
     x = x[skip:]
-    out = {"seconds": round(len(x) / rate, 3), "rate": rate}
+    out = {"seconds": round(len(x) / rate, 3), "rate": rate, "onset_s": round(onset / rate, 3)}
     if len(x) < rate:
         out["ok"] = False; print(json.dumps(out)); return
     # Frequency: interpolated rising zero crossings.
@@ -306,6 +312,7 @@ p = argparse.ArgumentParser()
 sub = p.add_subparsers(dest="cmd", required=True)
 t = sub.add_parser("tone"); t.add_argument("file"); t.add_argument("--skip", type=float, default=0.5)
 t.add_argument("--expect", type=float); t.add_argument("--min-snr", type=float, default=30.0)
+t.add_argument("--onset", action="store_true")
 sub.add_parser("sequence")
 pk = sub.add_parser("pack"); pk.add_argument("--count", type=int, required=True)
 for name in ("tcp", "malformed", "flood"):
