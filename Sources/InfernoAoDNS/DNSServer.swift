@@ -108,7 +108,14 @@ public final class DNSServer: @unchecked Sendable {
         }
         setTimeout(udp, SO_RCVTIMEO, ms: 200)
         setNonBlocking(tcp)
+        var sa = sockaddr_storage()
+        var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        _ = withUnsafeMutablePointer(to: &sa) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(udp, $0, &len) } }
+        boundPort = SocketEndpoint(storage: sa).port
     }
+
+    /// The UDP port actually bound (useful with port 0; TCP is bound to the same number only when one was given).
+    public private(set) var boundPort: UInt16 = 0
 
     deinit {
         close(udp)

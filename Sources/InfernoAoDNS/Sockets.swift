@@ -22,7 +22,7 @@ public struct SocketEndpoint: Equatable, Sendable, CustomStringConvertible {
         }
         let port: UInt16
         if let portText {
-            guard let p = UInt16(portText), p > 0 else { return nil }
+            guard let p = UInt16(portText) else { return nil }   // 0: any free port (servers)
             port = p
         } else {
             guard let d = defaultPort else { return nil }

@@ -34,7 +34,7 @@ func parseZone(_ s: String, option: String) throws -> DNSName {
 func parseZoneAtServer(_ s: String, option: String) throws -> (DNSName, SocketEndpoint) {
     guard let at = s.lastIndex(of: "@") else { throw fail("\(option): \"\(s)\" must be ZONE@SERVER:PORT") }
     let zone = try parseZone(String(s[..<at]), option: option)
-    guard let ep = SocketEndpoint(String(s[s.index(after: at)...]), defaultPort: 5053) else {
+    guard let ep = SocketEndpoint(String(s[s.index(after: at)...]), defaultPort: 5053), ep.port != 0 else {
         throw fail("\(option): \"\(s)\": the server must be an IPv4 address or [IPv6], optionally with :PORT")
     }
     return (zone, ep)

@@ -132,6 +132,9 @@ for n in direct unbound; do
   check "listener ↔ server ($n, 20 s): 1000 Hz, SNR ≥ 30 dB in every second, no gaps ($(cut -c1-150 "$work/$n.json"))" jok "$work/$n.json"
   check "listener ($n): 20 s written, nothing concealed, nothing skipped" \
     grep -Eq 'done: 20.00 s written .* skipped 0 .* concealed 0 ' "$work/$n.log"
+  lat=$(sed -n 's/.*latency ms avg \([0-9]*\).*/\1/p' "$work/$n.log" | tail -1)
+  check "listener ($n) starts near the live edge, not at the oldest of 75 packs (18 s): ${lat:-?} ms behind" \
+    test "${lat:-99999}" -lt 3000
 done
 sleep 1.2
 mixed_after=$(grep -o 'mixed-case names [0-9]*' "$work/serve.log" | tail -1 | awk '{print $3}')
