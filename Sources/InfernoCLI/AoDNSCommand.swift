@@ -71,7 +71,7 @@ struct AoDNSServerFlags: ParsableArguments {
 
 /// Starts the DNS server and the streamer for `zone` on `listen`; one-line errors exit 2.
 func startAoDNSServer(zone: DNSName, listen: SocketEndpoint, settings: AoDNSServeSettings,
-                      options: DNSServer.Options) throws -> (DNSServer, AoDNSStreamer) {
+                      options: DNSServer.Options, option: String = "--listen") throws -> (DNSServer, AoDNSStreamer) {
     do {
         let placeholder = AoDNSPublication(zone: zone, config: AoDNSConfig(sampleRate: settings.sampleRate, channels: settings.channels,
                                                                           packetsPerPack: settings.packetsPerPack, window: settings.window,
@@ -83,7 +83,7 @@ func startAoDNSServer(zone: DNSName, listen: SocketEndpoint, settings: AoDNSServ
     } catch let e as ExitCode {
         throw e
     } catch {
-        throw fail("--listen: \(error)")
+        throw fail("\(option): \(error)")
     }
 }
 

@@ -27,7 +27,8 @@ struct AoDNSRunOptions: ParsableArguments {
     var listenValue: String? { listen ?? env["INFERNO_AODNS_LISTEN"].flatMap { $0.isEmpty ? nil : $0 } }
     var latencyValue: String? { latencyMs ?? env["INFERNO_AODNS_LATENCY_MS"].flatMap { $0.isEmpty ? nil : $0 } }
 
-    var isEnabled: Bool { serveValue != nil || listenValue != nil }
+    /// Any AoDNS option given (the others are then checked: --aodns-channels alone is a mistake).
+    var isEnabled: Bool { serveValue != nil || listenValue != nil || channelsValue != nil || latencyValue != nil }
 
     /// The bridges started on a device (stopped before the device).
     final class Running: @unchecked Sendable {
@@ -84,6 +85,9 @@ struct AoDNSRunOptions: ParsableArguments {
         if let v = latencyValue {
             guard let n = Int(v), n >= 100, n <= 60_000 else { throw fail("--aodns-latency-ms (INFERNO_AODNS_LATENCY_MS): \"\(v)\" must be 100 to 60000") }
             latency = n
+        }
+        if latencyValue != nil && streams.isEmpty {
+            throw fail("--aodns-latency-ms (INFERNO_AODNS_LATENCY_MS): \"\(latencyValue!)\" needs --aodns-listen")
         }
         if channelsValue != nil && serveZone == nil {
             throw fail("--aodns-channels (INFERNO_AODNS_CHANNELS): \"\(channelsValue!)\" needs --aodns-serve")
@@ -184,7 +188,8 @@ struct AoDNSRunOptions: ParsableArguments {
             if let z = serveZone {
                 settings.sampleRate = 16000
                 let (server, streamer) = try startAoDNSServer(zone: z, listen: serveEndpoint, settings: settings,
-                                                              options: DNSServer.Options())
+                                                              options: DNSServer.Options(),
+                                                              option: "--aodns-serve (INFERNO_AODNS_SERVE)")
                 let bridge = AoDNSServeBridge(runtime: runtime, channels: rxList.map { $0 - 1 }, server: server, streamer: streamer)
                 bridge.start()
                 running.serve = bridge

@@ -91,6 +91,26 @@ check "NODATA for a wrong type (NOERROR, no answer, SOA)" \
 "$py" "$chk" malformed 127.0.0.1 "$PORT" "$Z" >"$work/malformed.json" 2>&1 || true
 check "malformed (truncated, pointer loops, 0/2 questions, huge counts, bad OPT, 64-byte label): FORMERR or dropped, then answers again" jok "$work/malformed.json"
 
+# Configuration mistakes: one line naming the setting, exit 2 (nothing starts).
+cfg() { # expected-text command…
+  local want=$1; shift
+  local out rc=0
+  out=$(timeout 20 "$@" 2>&1 >/dev/null) || rc=$?
+  [ "$rc" -eq 2 ] && [ "$(printf '%s\n' "$out" | grep -c .)" -eq 1 ] && printf '%s' "$out" | grep -q -- "$want" \
+    || { echo "  # got rc $rc: $out"; return 1; }
+}
+check "config errors: bad zone, --pack-ms 50, --input, SOURCE without @, --protocol, port in use, --aodns-listen junk, --aodns-channels alone: one line, exit 2" bash -c '
+  set -e; '"$(declare -f cfg)"'
+  cfg "ZONE" "$1" aodns serve "bad..zone"
+  cfg "--pack-ms" "$1" aodns serve x.example --pack-ms 50
+  cfg "--input" "$1" aodns serve x.example --input mp3:x
+  cfg "SOURCE" "$1" aodns listen nozone -o /dev/null
+  cfg "--protocol" "$1" aodns listen x.example@127.0.0.1 -o /dev/null --protocol v3
+  cfg "already in use" "$1" aodns serve x.example --listen "127.0.0.1:$2"
+  cfg "--aodns-listen" "$1" run --aodns-listen junk --state-dir "$3"
+  cfg "--aodns-channels" "$1" run --aodns-channels 1 --state-dir "$3"
+' _ "$INFERNO_BIN" "$PORT" "$work/st-cfg"
+
 # ---------------------------------------------------------------------------------------------------------------
 # 2. Our listener for 20 s: directly, through unbound (use-caps-for-id), and the v1 path (sequence/seq_N).
 cat >"$work/unbound.conf" <<EOF
