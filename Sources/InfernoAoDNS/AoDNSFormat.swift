@@ -268,6 +268,8 @@ public struct AoDNSHead: Equatable, Sendable {
         self.epoch = epoch; self.first = first; self.count = count; self.closedAtMs = closedAtMs
     }
 
+    static let limit: UInt64 = 1_000_000_000_000_000
+
     /// The newest pack, nil when nothing is published yet.
     public var newest: UInt64? { count > 0 ? first &+ UInt64(count - 1) : nil }
 
@@ -299,6 +301,8 @@ public struct AoDNSHead: Equatable, Sendable {
             }
         }
         guard let e, let f, let n, n <= 999, let t else { throw .badHead("needs e=, f=, n= (≤ 999) and t=") }
+        // Bounds that keep every later time computation far from overflow (10^15 ms is the year 33658).
+        guard f < Self.limit, t < Self.limit else { throw .badHead("f= or t= beyond 10^15") }
         self.init(epoch: e, first: f, count: Int(n), closedAtMs: t)
     }
 }

@@ -232,6 +232,10 @@ public final class AoDNSListener: @unchecked Sendable {
         let serverNow = UInt64(max(0, Int64(now) + theta))
         func closeTime(_ m: UInt64) -> Int64 { Int64(head.closedAtMs) + (Int64(bitPattern: m) - Int64(bitPattern: newest)) * Int64(pms) }
 
+        if nextFetch != nil && shared.withLock({ $0.startPack == nil }) {
+            nextFetch = nil            // the consumer asked for a fresh start (it fell out of the window)
+            retryAt = [:]
+        }
         if nextFetch == nil {
             // The pack whose audio was captured latencyMs ago.
             let capture = Int64(serverNow) - Int64(settings.latencyMs)
@@ -257,7 +261,9 @@ public final class AoDNSListener: @unchecked Sendable {
             if due > Int64(serverNow) && m > newest { break }      // not closed yet
             if let r = retryAt[m], r.at > now { m += 1; if m > newest + 2 { break }; continue }
             if m < head.first {
-                shared.withLock { _ = $0.failed.insert(m) }   // left the window before we got it
+                // Left the window before we got it: go to the oldest pack still published (the consumer resyncs).
+                m = head.first
+                if let n = nextFetch, n < m { nextFetch = m }
                 continue
             }
             fetchedThisTick += 1
@@ -297,7 +303,7 @@ public final class AoDNSListener: @unchecked Sendable {
             if let a = ask(names.sequence), let s = a.txt.first?.first, let list = try? AoDNSSequence.decode(s), !list.isEmpty {
                 let sorted = list.sorted()
                 shared.withLock { st in
-                    if let newest = st.listed.last, let n = sorted.last, n + 100 < newest {
+                    if let newest = st.listed.last, let n = sorted.last, n < newest, newest - n > 100 {
                         // Numbers went far back: the original server restarted.
                         st.packs = [:]; st.failed = []; st.resync = true
                         nextFetch = nil
@@ -310,7 +316,7 @@ public final class AoDNSListener: @unchecked Sendable {
                     // have no fixed duration, so count what arrives).
                     var buffered = 0
                     var start = sorted.last!
-                    for m in sorted.reversed() {
+                    for m in sorted.reversed().prefix(64) {
                         guard let a = ask(names.seq(m)), !a.txt.isEmpty else { break }
                         let d = AoDNSPack.decode(strings: a.txt.compactMap(\.first))
                         stats.packsFetched.add(1, ordering: .relaxed)
@@ -349,8 +355,9 @@ public final class AoDNSListener: @unchecked Sendable {
         // Numbers below the newest listed that are not listed will never come.
         if let newest = listed.last, let c = cursor, c < newest {
             let set = Set(listed)
+            let end = newest - c > 1000 ? c + 1000 : newest    // a hostile list cannot make this loop long
             shared.withLock { st in
-                for m in c..<newest where !set.contains(m) && st.packs[m] == nil { st.failed.insert(m) }
+                for m in c..<end where !set.contains(m) && st.packs[m] == nil { st.failed.insert(m) }
             }
         }
     }
@@ -457,8 +464,13 @@ public final class AoDNSListener: @unchecked Sendable {
                 return .packet(packet, count: count)
             }
             let listedBeyond = st.mode == .v1 && (st.listed.last ?? 0) > cursorPack && !st.listed.contains(cursorPack)
-            let expired = st.mode == .v2 && (st.head.map { cursorPack < $0.first } ?? false)
-            return .missing(givenUp: st.failed.contains(cursorPack) || listedBeyond || expired)
+            if st.mode == .v2, let h = st.head, cursorPack < h.first {
+                // The stream moved past us (we fell behind the window, or the numbering jumped): start again.
+                st.resync = true
+                st.startPack = nil
+                return .resync
+            }
+            return .missing(givenUp: st.failed.contains(cursorPack) || listedBeyond)
         }
         switch step {
         case .resync:

@@ -211,7 +211,8 @@ struct HeadConfigTests {
         #expect(try AoDNSHead(text: a.text) == a)
         #expect(a.newest == 7_000_000_074 && b.newest == nil)
         #expect(try AoDNSHead(text: ascii("t=5;n=1;f=2;e=0000000a;x=future")) == AoDNSHead(epoch: 10, first: 2, count: 1, closedAtMs: 5))
-        for bad in ["", "e=1;f=2;n=3;t=4", "e=0000000a;f=2;n=1000;t=4", "e=0000000a;f=x;n=1;t=4", "garbage", ";;;"] {
+        for bad in ["", "e=1;f=2;n=3;t=4", "e=0000000a;f=2;n=1000;t=4", "e=0000000a;f=x;n=1;t=4", "garbage", ";;;",
+                    "e=0000000a;f=2;n=1;t=99999999999999999999", "e=0000000a;f=18446744073709551615;n=1;t=4"] {
             #expect(throws: AoDNSFormatError.self, "\(bad)") { try AoDNSHead(text: ascii(bad)) }
         }
     }

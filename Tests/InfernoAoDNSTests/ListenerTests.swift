@@ -65,3 +65,61 @@ struct ListenerTests {
         #expect(listener.stats.packsSkipped.load(ordering: .relaxed) == 1)
     }
 }
+
+/// A hostile or broken server: absurd head values, an absurd v1 list, packs that are garbage. The listener must
+/// keep running, keep producing output once started, and stop promptly.
+@Suite("listener against a hostile zone", .serialized)
+struct HostileZoneTests {
+    func zone(head: String, sequence: [UInt8]?, config: Bool) -> DNSZone {
+        var z = DNSZone(apex: zoneName, soa: DNSSOA(mname: .root, rname: .root, serial: 1, minimum: 1), soaTTL: 1)
+        let names = AoDNSNames(zone: zoneName)
+        if config {
+            let c = AoDNSConfig(sampleRate: 16000, channels: 1, packetsPerPack: 4, window: 75, epoch: 1, bitrate: 20000)
+            z.set(names.config, .txt, DNSRRSet(ttl: 1, data: [.txt(c.strings)]))
+        }
+        z.set(names.head, .txt, DNSRRSet(ttl: 1, data: [.txt([Array(head.utf8)])]))
+        if let sequence { z.set(names.sequence, .txt, DNSRRSet(ttl: 1, data: [.txt([sequence])])) }
+        for n: UInt64 in [0, 1, 2, 999_999_999_999_000] {
+            z.set(names.seq(n), .txt, DNSRRSet(ttl: 1, data: [.txt([Array("000'''".utf8) + [0xFF, 0x27, 0x27]]), .txt([[1, 2, 3]])]))
+            z.set(names.seq(n, epoch: 1), .txt, DNSRRSet(ttl: 1, data: [.txt([Array("001'''AAAA".utf8)])]))
+        }
+        return z
+    }
+
+    func run(_ z: DNSZone, mode: AoDNSListenSettings.Mode) throws -> AoDNSListener.Stats {
+        let server = try DNSServer(endpoint: SocketEndpoint("127.0.0.1:0")!, zone: z)
+        server.start()
+        defer { server.stop() }
+        var settings = AoDNSListenSettings(zone: zoneName, server: SocketEndpoint("127.0.0.1:\(server.boundPort)")!)
+        settings.mode = mode
+        settings.latencyMs = 100
+        let listener = try AoDNSListener(settings: settings)
+        listener.start()
+        let end = monoNanos() + 800_000_000
+        while monoNanos() < end {
+            _ = listener.pull(frames: 960)
+            usleep(20_000)
+        }
+        let t0 = monoNanos()
+        listener.stop()
+        #expect(monoNanos() - t0 < 2_000_000_000)
+        return listener.stats
+    }
+
+    @Test func absurdHeadValues() throws {
+        for head in ["e=00000001;f=999999999999999;n=999;t=999999999999999", "e=00000001;f=0;n=999;t=0",
+                     "e=00000001;f=18446744073709551615;n=1;t=18446744073709551615", "garbage"] {
+            let s = try run(zone(head: head, sequence: nil, config: true), mode: .auto)
+            #expect(s.queries.load(ordering: .relaxed) > 0)
+        }
+    }
+
+    @Test func absurdV1List() throws {
+        for list in ["0,18446744073709551615", "0,1,2,999999999999000", "1,1,1", ""] {
+            let seq = AoDNSSequence.encode(list.split(separator: ",").compactMap { UInt64($0) })
+            let s = try run(zone(head: "x", sequence: seq, config: false), mode: .v1)
+            #expect(s.queries.load(ordering: .relaxed) > 0)
+        }
+        _ = try run(zone(head: "x", sequence: Array("not basE91 zlib".utf8), config: false), mode: .v1)
+    }
+}
