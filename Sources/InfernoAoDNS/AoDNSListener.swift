@@ -15,6 +15,9 @@ public struct AoDNSListenSettings: Sendable {
     public var latencyMs = 800
     /// auto: v2 when the zone has a `config` record, else v1 (the original server).
     public var mode = Mode.auto
+    /// v2: start at the oldest published pack (the whole window behind, as the original client does) instead of
+    /// `latencyMs` behind the live edge.
+    public var fromOldest = false
     public init(zone: DNSName, server: SocketEndpoint) { self.zone = zone; self.server = server }
 }
 
@@ -243,6 +246,7 @@ public final class AoDNSListener: @unchecked Sendable {
             var m = Int64(bitPattern: newest) + offset + (capture >= Int64(head.closedAtMs) ? 1 : 0)
             if closeTime(UInt64(max(0, m))) - Int64(pms) > capture { m -= 1 }
             m = max(m, Int64(bitPattern: head.first))
+            if settings.fromOldest { m = Int64(bitPattern: head.first) }
             nextFetch = UInt64(max(0, m))
             shared.withLock { $0.startPack = nextFetch }
         }
@@ -408,10 +412,14 @@ public final class AoDNSListener: @unchecked Sendable {
                 var target = Int64(bitPattern: newest) + Int64((Double(capture - Int64(head.closedAtMs)) / Double(pms)).rounded(.down)) + 1
                 if close(target) - pms > capture { target -= 1 }
                 if close(target) <= capture { target += 1 }
-                if target < Int64(bitPattern: start) {
+                if settings.fromOldest {
                     guard st.packs[start] != nil else { return false }
                     cursorPack = start
                     cursorPacket = 0
+                } else if target < Int64(bitPattern: start) {
+                    // The stream is younger than the latency asked for (a server just started or restarted):
+                    // wait until its first pack is that far behind, so the latency is right from the start.
+                    return false
                 } else {
                     let t = UInt64(target)
                     guard st.packs[t] != nil else { return false }

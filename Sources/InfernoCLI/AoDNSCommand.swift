@@ -156,6 +156,8 @@ struct AoDNSListen: ParsableCommand {
     var channels = 1
     @Option(name: .customLong("latency-ms"), help: "v2: capture-to-output delay to aim for. Default 800.")
     var latencyMs = 800
+    @Flag(name: .customLong("from-oldest"), help: "v2: start at the oldest published pack (the whole window behind, like the original client) instead of --latency-ms behind the live edge.")
+    var fromOldest = false
     @Option(name: .customLong("protocol"), help: "auto (v2 if the zone has a config record), v1 or v2. Default auto.")
     var proto = "auto"
     @Option(help: "Give up (exit 1) when no audio arrives within this many seconds. Default 30.")
@@ -174,6 +176,7 @@ struct AoDNSListen: ParsableCommand {
         if let d = duration, !(d > 0) { throw fail("--duration: \"\(d)\" must be a positive number of seconds") }
         var settings = AoDNSListenSettings(zone: zone, server: server)
         settings.outputRate = rate; settings.outputChannels = channels; settings.latencyMs = latencyMs; settings.mode = mode
+        settings.fromOldest = fromOldest
         let fd: Int32 = output == "-" ? 1 : open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw fail("--output: cannot open \(output): \(String(cString: strerror(errno)))") }
         signal(SIGPIPE, SIG_IGN)

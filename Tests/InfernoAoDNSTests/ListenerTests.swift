@@ -41,7 +41,7 @@ struct ListenerTests {
         server.start()
         defer { server.stop() }
         var settings = AoDNSListenSettings(zone: zoneName, server: SocketEndpoint("127.0.0.1:\(server.boundPort)")!)
-        settings.latencyMs = packs * 240 + 5000         // start at the oldest pack (the window begins later)
+        settings.fromOldest = true
         let listener = try AoDNSListener(settings: settings)
         listener.start()
         defer { listener.stop() }

@@ -143,10 +143,24 @@ listen() { # name source extra…
   local n=$1 src=$2; shift 2
   timeout 60 "$INFERNO_BIN" aodns listen "$src" -o "$work/$n.wav" --status-interval 0 "$@" >"$work/$n.log" 2>&1
 }
+# Meanwhile a second server restarts under its listener: new epoch, the listener resyncs and plays on.
+restart_test() {
+  "$INFERNO_BIN" aodns serve restart.example.com --listen "127.0.0.1:$((PORT+10))" --status-interval 0 >"$work/serve-r1.log" 2>&1 &
+  echo $! >"$work/server1.pid"
+  sleep 1
+  listen restart "restart.example.com@127.0.0.1:$((PORT+10))" --duration 10 & local lp=$!
+  sleep 3
+  stop_pid server1
+  "$INFERNO_BIN" aodns serve restart.example.com --listen "127.0.0.1:$((PORT+10))" --status-interval 0 >"$work/serve-r2.log" 2>&1 &
+  echo $! >"$work/server2.pid"
+  wait $lp || true
+  stop_pid server2
+}
+restart_test & lr=$!
 listen direct "$Z@127.0.0.1:$PORT" --duration 20 & l1=$!
 listen unbound "$Z@127.0.0.1:$UB" --duration 20 & l2=$!
 listen v1 "$Z@127.0.0.1:$PORT" --duration 6 --protocol v1 & l3=$!
-wait $l1 || true; wait $l2 || true; wait $l3 || true
+wait $l1 || true; wait $l2 || true; wait $l3 || true; wait $lr || true
 for n in direct unbound; do
   "$py" "$chk" tone "$work/$n.wav" --expect 1000 >"$work/$n.json" 2>&1 || true
   check "listener ↔ server ($n, 20 s): 1000 Hz, SNR ≥ 30 dB in every second, no gaps ($(cut -c1-150 "$work/$n.json"))" jok "$work/$n.json"
@@ -162,6 +176,9 @@ check "unbound really randomised the case of its queries (server saw $((mixed_af
   test "$((mixed_after - mixed_before))" -gt 10
 "$py" "$chk" tone "$work/v1.wav" --expect 1000 --skip 0.5 >"$work/v1.json" 2>&1 || true
 check "v1 listener (sequence + seq_N only, as the original client reads): the tone, no gaps" jok "$work/v1.json"
+"$py" "$chk" tone "$work/restart.wav" --expect 1000 --skip 6 >"$work/restart.json" 2>&1 || true
+check "server restart (new epoch): the listener resyncs and the tone is back ($(grep -o 'resyncs [0-9]*' "$work/restart.log" | tail -1))" \
+  bash -c "jok() { $(declare -f jok | tail -n +2); }; grep -Eq 'resyncs [1-9]' '$work/restart.log' && '$py' -c 'import json,sys; d=json.loads(open(sys.argv[1]).read()); sys.exit(0 if d[\"ok\"] else 1)' '$work/restart.json'"
 grep -h 'latency ms' "$work/direct.log" "$work/unbound.log" | sed 's/^/  # /' | tail -2
 
 # ---------------------------------------------------------------------------------------------------------------
