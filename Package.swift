@@ -80,5 +80,6 @@ let package = Package(
         .testTarget(name: "InfernoMediaTests", dependencies: ["InfernoMedia"]),
         .testTarget(name: "InfernoDeviceTests", dependencies: ["InfernoDevice"]),
         .testTarget(name: "InfernoAudioSocketTests", dependencies: ["InfernoAudioSocket", "InfernoProtocol"]),
+        .testTarget(name: "InfernoAoDNSTests", dependencies: ["InfernoAoDNS", "InfernoProtocol"]),
     ]
 )

@@ -7,6 +7,7 @@ APT_PACKAGES=(
   pkg-config libasound2-dev libpipewire-0.3-dev libspa-0.2-dev libopus-dev zlib1g-dev  # C libraries we link
   alsa-utils iproute2 python3-venv                                                     # interop tests
   pipewire pipewire-bin wireplumber dbus-daemon                                        # PipeWire interop test
+  bind9-dnsutils unbound                                                               # AoDNS tests (dig, a real resolver)
 )
 PY_PACKAGES=(netaudio==0.4.2)
 

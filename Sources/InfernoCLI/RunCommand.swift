@@ -14,15 +14,19 @@ struct Run: ParsableCommand {
             """)
 
     @OptionGroup var device: DeviceOptions
+    @OptionGroup var aodns: AoDNSRunOptions
 
     func run() throws {
-        let runtime = try device.startDevice()
+        var bridges: AoDNSRunOptions.Running?
+        let runtime: DeviceRuntime
+        if aodns.isEnabled { (runtime, bridges) = try aodns.startDevice(device) } else { runtime = try device.startDevice() }
         if let fd = runtime.config.shmOwnerFD {
             // Started by the ALSA plugin: live as long as the plugin holds the pipe's write end.
             waitForSignal(until: { ownerGone(fd) })
         } else {
             waitForSignal()
         }
+        bridges?.stop()
         runtime.stop()
     }
 

@@ -14,7 +14,7 @@ struct Inferno: AsyncParsableCommand {
         version: "inferno \(InfernoVersion.string) (\(SystemLibraries.summary))",
         subcommands: [Run.self, Record.self, Demo.self, ListDevices.self, Channels.self, Subscribe.self,
                       Unsubscribe.self, Rename.self, RenameChannel.self, Config.self, ClockCommand.self, AudioSocketCommand.self, Version.self,
-                      Wire.self]
+                      Wire.self, AoDNSCommand.self]
     )
 }
 
