@@ -32,7 +32,7 @@ nx() { local h=$1; shift; "$root/scripts/netns.sh" exec "$pfx" "$h" "$@"; }
 
 cat >"$work/asoundrc" <<EOF
 pcm_type.inferno { lib "$so" }
-pcm.inferno { type inferno name "alsadev" bind "eth0" tx_channels 2 rx_channels 2 latency_ms 20
+pcm.inferno { type inferno name "alsadev" bind "eth0" tx_channels 2 rx_channels 2 latency_ms 40
               device_id "00000000000c0001" state_dir "$work/state-p" log_level "info" }
 pcm.inferno2 { type inferno name "alsadev2" bind "eth0" ports 24440 process_id 1 device_id "00000000000c0002"
                state_dir "$work/state-p2" }
@@ -57,7 +57,7 @@ stop_pid() {
   rm -f "$f"
 }
 record_b() { # output seconds  (beta on h3 records its RX 1-2)
-  nx 3 timeout $(($2 + 20)) "$INFERNO_BIN" record --bind eth0 --name beta --tx 0 --rx 2 --latency-ms 20 \
+  nx 3 timeout $(($2 + 20)) "$INFERNO_BIN" record --bind eth0 --name beta --tx 0 --rx 2 --latency-ms 40 \
     --device-id 00000000000b0001 --state-dir "$work/state-b" --channels 1-2 --duration "$2" -o "$1" 2>>"$1.log"
 }
 
@@ -152,7 +152,7 @@ check "no clock: the reason is printed" grep -q "no media clock" "$work/nc.log"
 
 # 9. mode attach: a device started on its own (inferno run --shm) serves PCMs and outlives them.
 "$root/scripts/netns.sh" exec "$pfx" 2 "$INFERNO_BIN" run --shm "$shm" --bind eth0 --name studio --tx 2 --rx 2 \
-  --ports 24480 --process-id 3 --latency-ms 20 --device-id 00000000000d0001 --state-dir "$work/state-s" \
+  --ports 24480 --process-id 3 --latency-ms 40 --device-id 00000000000d0001 --state-dir "$work/state-s" \
   >>"$work/studio.log" 2>&1 &
 echo $! >"$work/studio.pid"
 sleep 1.5
