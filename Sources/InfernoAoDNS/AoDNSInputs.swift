@@ -224,7 +224,7 @@ public final class AoDNSInputPump: @unchecked Sendable {
             }
         case .wav:
             let file = wav!
-            let resamplers = (0..<channels).map { _ in SincResampler(inputRate: file.sampleRate, outputRate: rate, maxInputChunk: 16384) }
+            let resamplers = (0..<channels).map { _ in Resampler(inputRate: file.sampleRate, outputRate: rate, maxInput: 16384) }
             var fileBuf: [Float] = []
             var mono = [Float](repeating: 0, count: 16384)
             var resampled = [[Float]](repeating: [], count: channels)
@@ -246,7 +246,7 @@ public final class AoDNSInputPump: @unchecked Sendable {
                             }
                         }
                         let got = mono.withUnsafeBufferPointer { m in
-                            tmp.withUnsafeMutableBufferPointer { resamplers[c].process(m.baseAddress!, count: n, output: $0.baseAddress!) }
+                            tmp.withUnsafeMutableBufferPointer { resamplers[c].process(m.baseAddress!, count: n, into: $0.baseAddress!, capacity: $0.count) }
                         }
                         resampled[c].append(contentsOf: tmp[0..<got])
                     }

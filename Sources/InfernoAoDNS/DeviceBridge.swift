@@ -38,7 +38,7 @@ public final class AoDNSServeBridge: @unchecked Sendable {
         let chunk = 480
         let streamRate = streamer.settings.sampleRate
         var rate = UInt32(runtime.sampleRate)
-        var resampler = SincResampler(inputRate: Int(rate), outputRate: streamRate, maxInputChunk: chunk)
+        var resampler = Resampler(inputRate: Int(rate), outputRate: streamRate, maxInput: chunk)
         var raw = [Int32](repeating: 0, count: chunk)
         var mix = [Float](repeating: 0, count: chunk)
         var out = [Float](repeating: 0, count: resampler.maxOutput(forInput: chunk))
@@ -51,7 +51,7 @@ public final class AoDNSServeBridge: @unchecked Sendable {
                 let r = UInt32(runtime.sampleRate)
                 if r != rate {
                     rate = r
-                    resampler = SincResampler(inputRate: Int(rate), outputRate: streamRate, maxInputChunk: chunk)
+                    resampler = Resampler(inputRate: Int(rate), outputRate: streamRate, maxInput: chunk)
                     out = [Float](repeating: 0, count: resampler.maxOutput(forInput: chunk))
                     pcm = [Int16](repeating: 0, count: out.count * streamer.settings.channels)
                     position = nil
@@ -74,7 +74,7 @@ public final class AoDNSServeBridge: @unchecked Sendable {
                     for i in 0..<chunk { mix[i] += Float(raw[i]) / 2147483648.0 }
                 }
                 let n = mix.withUnsafeBufferPointer { m in
-                    out.withUnsafeMutableBufferPointer { resampler.process(m.baseAddress!, count: chunk, output: $0.baseAddress!) }
+                    out.withUnsafeMutableBufferPointer { resampler.process(m.baseAddress!, count: chunk, into: $0.baseAddress!, capacity: $0.count) }
                 }
                 let ch = streamer.settings.channels
                 for i in 0..<n {
@@ -136,8 +136,8 @@ public final class AoDNSListenBridge: @unchecked Sendable {
     private func run() {
         let k = listeners.count
         var rate = runtimeRate()
-        func makeResamplers() -> [SincResampler?] {
-            (0..<k).map { _ in rate == Self.decodeRate ? nil : SincResampler(inputRate: Self.decodeRate, outputRate: rate, maxInputChunk: 480) }
+        func makeResamplers() -> [Resampler?] {
+            (0..<k).map { _ in rate == Self.decodeRate ? nil : Resampler(inputRate: Self.decodeRate, outputRate: rate, maxInput: 480) }
         }
         var resamplers = makeResamplers()
         var queues = [[Float]](repeating: [], count: k)
@@ -168,7 +168,7 @@ public final class AoDNSListenBridge: @unchecked Sendable {
                     let n = pulled.withUnsafeMutableBufferPointer { listeners[s].pull(into: $0.baseAddress!, frames: 480) }
                     for i in 0..<480 { f[i] = i < n ? Float(pulled[i]) / 32768 : 0 }
                     if let rs = resamplers[s] {
-                        let got = f.withUnsafeBufferPointer { fi in tmp.withUnsafeMutableBufferPointer { rs.process(fi.baseAddress!, count: 480, output: $0.baseAddress!) } }
+                        let got = f.withUnsafeBufferPointer { fi in tmp.withUnsafeMutableBufferPointer { rs.process(fi.baseAddress!, count: 480, into: $0.baseAddress!, capacity: $0.count) } }
                         queues[s].append(contentsOf: tmp[0..<got])
                     } else {
                         queues[s].append(contentsOf: f)

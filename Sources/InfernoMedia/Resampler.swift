@@ -150,6 +150,12 @@ public final class Resampler: @unchecked Sendable {
         Double(count) - Double(position) / 4_294_967_296.0
     }
 
+    /// The most outputs one `process` call with `count` new input samples can produce (what is buffered
+    /// included): the size for the caller's output buffer.
+    public func maxOutput(forInput count: Int) -> Int {
+        Int((Double(count + filter.taps) / nominalStep).rounded(.up)) + 2
+    }
+
     /// How many more input samples are needed before `n` more outputs can be produced.
     public func inputNeeded(forOutputs n: Int) -> Int {
         guard n > 0 else { return 0 }
