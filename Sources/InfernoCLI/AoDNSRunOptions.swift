@@ -128,63 +128,49 @@ struct AoDNSRunOptions: ParsableArguments {
         if let z = serveZone, let problem = settings.validate(zone: z) { throw fail("--aodns-serve: \(problem)") }
         settings.window = 75
 
-        let level = Logger.Level(rawValue: config.logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            var h = StreamLogHandler.standardError(label: label)
-            h.logLevel = level
-            return h
+        let running = Running()
+        // The device as every face makes it (logging, clock, AudioSocket channels), with the listened streams
+        // feeding the first TX channels.
+        let runtime = try device.makeDevice(overrides: overrides) { config, clock, logger in
+            guard !streams.isEmpty else { return nil }
+            let rate = config.sampleRate
+            let rates = running.rate
+            rates.value = rate
+            let listenBridge = try AoDNSListenBridge(streams: streams, latencyMs: latency, clock: clock,
+                                                     sampleRate: { rates.current }, log: { logger.notice("\($0)") })
+            running.listen = listenBridge
+            let rest: TxSampleSource
+            switch config.txSource {
+            case .tone(let hz): rest = ToneSource(frequency: hz, sampleRate: UInt32(rate))
+            case .pattern: rest = PatternSource()
+            default: rest = SilenceSource()
+            }
+            return listenBridge.txSource(rest: rest)
         }
         let logger = Logger(label: "inferno")
-        let running = Running()
-        let runtime: DeviceRuntime
-        do {
-            let clock = try config.clock.makeSource(logger: logger)
-            var txSource: TxSampleSource?
-            if !streams.isEmpty {
-                let rate = config.sampleRate
-                let rates = running.rate
-                rates.value = rate
-                let listenBridge = try AoDNSListenBridge(streams: streams, latencyMs: latency, clock: clock,
-                                                         sampleRate: { rates.current }, log: { logger.notice("\($0)") })
-                running.listen = listenBridge
-                let rest: TxSampleSource
-                switch config.txSource {
-                case .tone(let hz): rest = ToneSource(frequency: hz, sampleRate: UInt32(rate))
-                case .pattern: rest = PatternSource()
-                default: rest = SilenceSource()
-                }
-                txSource = listenBridge.txSource(rest: rest)
+        running.rate.runtime = runtime
+        var txNames: [Int: String] = [:], rxNames: [Int: String] = [:]
+        var used = Set<String>()
+        for (k, s) in streams.enumerated() {
+            var label = AoDNSNames(zone: s.zone).channelLabel
+            var n = 2
+            while used.contains(label) {
+                let suffix = "-\(n)"
+                label = String(decoding: Array(AoDNSNames(zone: s.zone).channelLabel.utf8.prefix(31 - suffix.utf8.count)), as: UTF8.self) + suffix
+                n += 1
             }
-            runtime = try DeviceRuntime(config: config, environment: env, logger: logger, clock: clock, txSource: txSource)
-            running.rate.runtime = runtime
-            var txNames: [Int: String] = [:], rxNames: [Int: String] = [:]
-            var used = Set<String>()
-            for (k, s) in streams.enumerated() {
-                var label = AoDNSNames(zone: s.zone).channelLabel
-                var n = 2
-                while used.contains(label) {
-                    let suffix = "-\(n)"
-                    label = String(decoding: Array(AoDNSNames(zone: s.zone).channelLabel.utf8.prefix(31 - suffix.utf8.count)), as: UTF8.self) + suffix
-                    n += 1
-                }
-                used.insert(label)
-                txNames[k + 1] = label
-            }
-            if let z = serveZone {
-                let label = AoDNSNames(zone: z).channelLabel
-                for (i, c) in rxList.enumerated() {
-                    let suffix = rxList.count > 1 ? " \(i + 1)" : ""
-                    rxNames[c] = String(decoding: Array(label.utf8.prefix(31 - suffix.utf8.count)), as: UTF8.self) + suffix
-                }
-            }
-            runtime.setDefaultChannelNames(tx: txNames, rx: rxNames)
-            try runtime.start()
-        } catch let e as ExitCode {
-            throw e
-        } catch {
-            FileHandle.standardError.write(Data("inferno: \(error)\n".utf8))
-            throw ExitCode(2)
+            used.insert(label)
+            txNames[k + 1] = label
         }
+        if let z = serveZone {
+            let label = AoDNSNames(zone: z).channelLabel
+            for (i, c) in rxList.enumerated() {
+                let suffix = rxList.count > 1 ? " \(i + 1)" : ""
+                rxNames[c] = String(decoding: Array(label.utf8.prefix(31 - suffix.utf8.count)), as: UTF8.self) + suffix
+            }
+        }
+        runtime.setDefaultChannelNames(tx: txNames, rx: rxNames)
+        try device.start(runtime)
         do {
             if let z = serveZone {
                 settings.sampleRate = 16000

@@ -72,10 +72,11 @@ public struct DeviceOptions: ParsableArguments {
     }
 
     /// Resolves the configuration, sets up logging and creates a device without starting it (nothing is bound
-    /// yet). `txSource` may supply what TX carries for the resolved configuration (nil: the configured
-    /// `--tx-source`). One-line errors, prefixed with `program`, exit with status 2.
+    /// yet). `txSource` may supply what TX carries for the resolved configuration, given the device's clock and
+    /// logger (nil: the configured `--tx-source`); an error it throws is reported like a configuration error.
+    /// One-line errors, prefixed with `program`, exit with status 2.
     public func makeDevice(overrides: [String: String] = [:], program: String = "inferno",
-                           txSource: ((DeviceConfig) -> TxSampleSource?)? = nil) throws -> DeviceRuntime {
+                           txSource: ((DeviceConfig, MediaClockSource, Logger) throws -> TxSampleSource?)? = nil) throws -> DeviceRuntime {
         let env = ProcessInfo.processInfo.environment
         do {
             let config = try DeviceConfig.resolve(flags: flags.merging(overrides) { a, _ in a }, environment: env)
@@ -90,7 +91,7 @@ public struct DeviceOptions: ParsableArguments {
             // AudioSocket calls: extra channels "call N", fed and read by the bridge `start` starts.
             let calls = config.audioSocket.enabled ? DeviceCallMedia(slots: config.audioSocket.calls) : nil
             let runtime = try DeviceRuntime(config: config, environment: env, logger: logger, clock: clock,
-                                            txSource: txSource?(config), extraTxSource: calls?.txSource)
+                                            txSource: txSource?(config, clock, logger), extraTxSource: calls?.txSource)
             pendingCalls = calls
             return runtime
         } catch {

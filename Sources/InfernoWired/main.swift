@@ -59,7 +59,7 @@ struct InfernoWired: ParsableCommand {
 
         // TX carries what the PipeWire sink receives, unless --tx-source or --shm says otherwise.
         var txRing: TimestampRingBuffer?
-        let runtime = try device.makeDevice(program: "inferno-wired") { config in
+        let runtime = try device.makeDevice(program: "inferno-wired") { config, _, _ in
             guard config.txSource == .silence, config.shm == nil, config.txChannels > 0 else { return nil }
             // 0.68 s at 48 kHz: two quanta of lead (≤ 2 × 8192) plus a cycle, with room to spare.
             let ring = TimestampRingBuffer(channels: config.txChannels, capacity: 32768)

@@ -252,6 +252,13 @@ check "flood: the server still answers" bash -c "dig @127.0.0.1 -p $PORT +time=2
 
 stop_pid unbound
 stop_pid serve
+# Both bridges on one device (loopback only): AoDNS serves its RX, AudioSocket adds call channels after them.
+timeout -s INT 4 "$INFERNO_BIN" run --ports 25440 --process-id 9 --state-dir "$work/state-both" \
+  --aodns-serve both.example@127.0.0.1:15353 --audiosocket-listen 127.0.0.1:19092 --audiosocket-calls 2 \
+  >"$work/both.log" 2>&1 || true
+check "--aodns-serve and --audiosocket-listen together: 2+2 channels, both bridges up" \
+  bash -c "grep -q '4 TX / 4 RX' '$work/both.log' && grep -q 'AudioSocket: listening on 127.0.0.1:19092' '$work/both.log' && grep -q 'published as both.example' '$work/both.log'"
+
 echo "aodns: $pass passed, $fail failed"
 if [ "$fail" -ne 0 ]; then
   for f in "$work"/*.log "$work"/*.json; do echo "== $f"; tail -8 "$f"; done
