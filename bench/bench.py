@@ -109,7 +109,7 @@ def stats(xs):
     return {"min": round(min(xs), 4), "median": round(statistics.median(xs), 4), "max": round(max(xs), 4)}
 
 
-def window(tag, before, after, pps):
+def window(before, after, pps):
     secs = (after[3] - before[3]) / 1e9
     received = after[1] - before[1]
     return {"seconds": round(secs, 2), "received": received, "expected": int(pps * secs),
@@ -123,7 +123,7 @@ def streaming_window(a, b, pps):
     before = totals(b.tag)
     s = measure([a.pid, b.pid], WINDOW)
     after = totals(b.tag)
-    return s, window(b.tag, before, after, pps), ok
+    return s, window(before, after, pps), ok
 
 
 results = {"machine": {}, "rows": []}
@@ -195,7 +195,7 @@ try:
         time.sleep(LATENCY_RUN)
         after = totals(tag)
         stop(b)
-        w = window(tag, before, after, 48000) if before and after else {"late": -1, "lost": -1}
+        w = window(before, after, 48000) if before and after else {"late": -1, "lost": -1}
         tried.append({"latency_ms": float(lat), "late": w["late"], "lost": w["lost"], "streaming": ok})
         if ok and w["late"] == 0 and w["lost"] == 0:
             smallest = float(lat)

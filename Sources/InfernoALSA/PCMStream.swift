@@ -160,7 +160,6 @@ final class PCMStream {
         }
         guard generation != Self.noClock else { return }
         port.txRing.write(at: t0 &+ appl, count: frames, from: src)
-        port.word(.appFramesWritten).pointee.add(UInt64(frames), ordering: .relaxed)
     }
 
     /// Capture: `frames` interleaved S32 frames for stream position `appl` (silence without a clock).
@@ -173,7 +172,6 @@ final class PCMStream {
             let at = t0 &+ appl &- UInt64(bitPattern: port.rxLatency(channel: c))
             port.rxRings[c].readChannel(0, at: at, count: frames, into: dst + c, stride: channels)
         }
-        port.word(.appFramesRead).pointee.add(UInt64(frames), ordering: .relaxed)
     }
 
     /// Frames between the application and the network: queued playback plus the transmit guard; for capture,

@@ -31,8 +31,6 @@ public final class SharedAudioPort: @unchecked Sendable {
         case playbackOwner
         /// How far ahead of the media clock the transmit engine reads (its largest frames-per-packet).
         case txReadAhead
-        /// Frames the application wrote into the TX ring / read from the RX rings (statistics).
-        case appFramesWritten, appFramesRead
         static let latencyBase = 32
     }
 
