@@ -24,6 +24,9 @@ let package = Package(
                        providers: [.apt(["libpipewire-0.3-dev", "libspa-0.2-dev"])]),
         .systemLibrary(name: "COpus", pkgConfig: "opus", providers: [.apt(["libopus-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // Avahi's dns_sd compatibility layer: the `--mdns avahi` backend (the ALSA plugin never links it).
+        .systemLibrary(name: "CDNSSD", pkgConfig: "avahi-compat-libdns_sd",
+                       providers: [.apt(["libavahi-compat-libdnssd-dev"])]),
 
         // Linux calls Glibc's Swift module hides (sendmmsg/recvmmsg, thread names).
         .target(name: "CInfernoSys"),
@@ -36,7 +39,7 @@ let package = Package(
         .target(name: "InfernoMedia", dependencies: ["InfernoProtocol", "CInfernoDSP"]),
         // Sockets, threads, servers, engines, clock sources, state, config.
         .target(name: "InfernoDevice",
-                dependencies: ["InfernoProtocol", "InfernoMedia", "CInfernoSys", "CALSA", "CPipeWire", "COpus", "CZlib",
+                dependencies: ["InfernoProtocol", "InfernoMedia", "CInfernoSys", "CALSA", "CPipeWire", "COpus", "CZlib", "CDNSSD",
                                .product(name: "NIOCore", package: "swift-nio"),
                                .product(name: "NIOPosix", package: "swift-nio"),
                                .product(name: "Logging", package: "swift-log")]),

@@ -8,6 +8,7 @@ APT_PACKAGES=(
   alsa-utils iproute2 python3-venv                                                     # interop tests
   pipewire pipewire-bin wireplumber dbus-daemon                                        # PipeWire interop test
   bind9-dnsutils unbound                                                               # AoDNS tests (dig, a real resolver)
+  libavahi-compat-libdnssd-dev avahi-daemon avahi-utils dbus                           # --mdns avahi and its test
 )
 PY_PACKAGES=(netaudio==0.4.2)
 

@@ -46,6 +46,8 @@ public struct DeviceOptions: ParsableArguments {
     public var shm: String?
     @Option(help: "Frames per packet to ask transmitters for (INFERNO_FPP). Default: a quarter of the latency, within the transmitter's range.")
     public var fpp: String?
+    @Option(help: "mDNS backend: auto, embedded or avahi (INFERNO_MDNS). Default auto: avahi-daemon when it answers on the system D-Bus, else the embedded responder.")
+    public var mdns: String?
     @Option(name: .customLong("stats-seconds"), help: "Log the media counters every N seconds (INFERNO_STATS_SECONDS). Default 0: only at exit.")
     public var statsSeconds: String?
     @Option(name: .customLong("audiosocket-listen"), help: "AudioSocket server for Asterisk: ADDR:PORT, [V6]:PORT, comma-separated for several (INFERNO_AUDIOSOCKET_LISTEN). Each call takes a free slot: TX and RX channels \"call N\".")
@@ -63,7 +65,7 @@ public struct DeviceOptions: ParsableArguments {
             ("name", name), ("tx", tx), ("rx", rx), ("bind", bind), ("ports", ports), ("process-id", processID),
             ("device-id", deviceID), ("sample-rate", sampleRate), ("encoding", encoding), ("latency-ms", latencyMs),
             ("tx-source", txSource), ("dither", dither), ("clock", clock), ("state-dir", stateDir), ("log-level", logLevel),
-            ("shm", shm), ("shm-owner-fd", shmOwnerFD), ("fpp", fpp), ("stats-seconds", statsSeconds),
+            ("shm", shm), ("shm-owner-fd", shmOwnerFD), ("fpp", fpp), ("stats-seconds", statsSeconds), ("mdns", mdns),
             ("audiosocket-listen", audiosocketListen), ("audiosocket-calls", audiosocketCalls),
             ("audiosocket-connect", audiosocketConnect.isEmpty ? nil : audiosocketConnect.joined(separator: " ")),
         ]

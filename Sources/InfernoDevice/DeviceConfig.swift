@@ -33,6 +33,8 @@ public struct DeviceConfig: Equatable, Sendable {
     public var fpp: Int?
     /// `--stats-seconds N` (INFERNO_STATS_SECONDS): log the media totals every N seconds (0 = only at exit).
     public var statsSeconds: Int = 0
+    /// `--mdns auto|embedded|avahi` (INFERNO_MDNS): who publishes and resolves the mDNS records.
+    public var mdns: MDNSBackendChoice = .auto
     /// `--shm-owner-fd N`: the read end of a pipe held by the process that started this device; when it closes
     /// (the owner closed its PCM or died) the device stops. Set by the ALSA plugin.
     public var shmOwnerFD: Int32?
@@ -102,6 +104,10 @@ public struct DeviceConfig: Equatable, Sendable {
             c.latencyMs = ms
         }
         if let (v, _) = value("state-dir", "INFERNO_STATE_DIR") { c.stateDir = v }
+        if let (v, s) = value("mdns", "INFERNO_MDNS") {
+            guard let m = MDNSBackendChoice(rawValue: v) else { throw ConfigError(setting: s, value: v, reason: "must be auto, embedded or avahi") }
+            c.mdns = m
+        }
         if let (v, s) = value("tx-source", "INFERNO_TX_SOURCE") { c.txSource = try TxSourceSpec.parse(v, setting: s) }
         if let (v, s) = value("dither", "INFERNO_DITHER") {
             switch v {

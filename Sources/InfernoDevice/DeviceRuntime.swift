@@ -27,10 +27,14 @@ public final class DeviceRuntime: @unchecked Sendable {
     var arc: UDPEndpoint!
     var cmc: UDPEndpoint!
     var conmon: UDPEndpoint!
-    var mdns: MDNSServer!
+    var mdns: ServiceAdvertiser!
+    var resolver: ChannelResolver!
+    /// The libdns_sd thread of the Avahi backend (nil with the embedded responder).
+    var dnssd: DNSSDThread?
+    /// The mDNS backend chosen at `start()` (`--mdns auto` resolved to one of the two).
+    public private(set) var mdnsBackend: MDNSBackendChoice = .embedded
     var flowControl: UDPEndpoint!
     var flowClient: UDPEndpoint!
-    var querier: MDNSQuerier!
     var flowServer: FlowControlServer!
     var subscriber: Subscriber!
     var mediaTask: RepeatedTask?
@@ -164,20 +168,14 @@ public final class DeviceRuntime: @unchecked Sendable {
                 flowServer.handle(b, from: from) { ep.send($0, to: from) }
             }
             flowClient = try bind(host, 0, what: "flow client") { [unowned self] _, b, _ in subscriber.flowResponse(b) }
-            querier = try MDNSQuerier(group: group, interface: interface)
-            mdns = try MDNSServer(group: group, interface: interface, zone: advertisement.zone, onConflict: { [unowned self] in
-                let old = model.name
-                let new = model.renameAfterConflict()
-                log.warning("another device on the network uses the name \(old): renamed to \(new)")
-                apply(.name)
-            }, onResponse: { [unowned self] message in subscriber?.heard(message) })
+            try startMDNS()
         } catch {
             shutdownSockets()
             try? group.syncShutdownGracefully()
             throw error
         }
         flowServer = FlowControlServer(engine: tx, bindIP: interface.address, limits: txLimits, logger: log)
-        subscriber = Subscriber(engine: rx, querier: querier, flowClient: flowClient, bindIP: interface.address,
+        subscriber = Subscriber(engine: rx, resolver: resolver, loop: loop, flowClient: flowClient, bindIP: interface.address,
                                 processID: config.processID, sampleRate: UInt32(model.sampleRate),
                                 latencyNs: UInt64(model.latencyNs), logger: log) { [unowned self] in model.name }
         subscriber.onStatus = { [unowned self] changed in statusChanged(changed) }
@@ -216,6 +214,51 @@ public final class DeviceRuntime: @unchecked Sendable {
         log.info("device \(model.name) (id \(deviceID)) on \(interface.addressString) [\(interface.name)]: ARC \(ports.arc), CMC \(ports.cmc), conmon \(ports.conmon), \(model.tx.count) TX / \(model.rx.count) RX")
     }
 
+    /// Picks the mDNS backend (`--mdns`), logs the choice, and creates its advertiser and resolver (not started).
+    func startMDNS() throws {
+        let onConflict: @Sendable () -> Void = { [unowned self] in
+            let old = model.name
+            let new = model.renameAfterConflict()
+            log.warning("another device on the network uses the name \(old): renamed to \(new) (saved)")
+            apply(.name)
+        }
+        switch config.mdns {
+        case .embedded:
+            mdnsBackend = .embedded
+            log.info("mDNS: embedded responder (--mdns embedded)")
+        case .avahi:
+            if interface.isLoopback {
+                throw RuntimeError("--mdns avahi (INFERNO_MDNS): Avahi does not serve the loopback interface; bind to a network interface or use --mdns embedded")
+            }
+            let code = AvahiProbe.daemonAnswers()
+            guard code == 0 else {
+                throw RuntimeError("--mdns avahi (INFERNO_MDNS): no Avahi daemon answers on the system D-Bus (dns_sd error \(code)); start avahi-daemon or use --mdns embedded")
+            }
+            mdnsBackend = .avahi
+            log.info("mDNS: Avahi (--mdns avahi)")
+        case .auto:
+            let (useAvahi, reason) = AvahiProbe.check(interface: interface)
+            mdnsBackend = useAvahi ? .avahi : .embedded
+            log.info("mDNS: \(useAvahi ? "Avahi" : "embedded responder") (--mdns auto: \(reason))")
+        }
+        switch mdnsBackend {
+        case .avahi:
+            let thread = try DNSSDThread()
+            dnssd = thread
+            let index = if_nametoindex(interface.name)
+            mdns = AvahiAdvertiser(dnssd: thread, interfaceIndex: index, zone: advertisement.zone, loop: loop, logger: log,
+                                   onConflict: onConflict)
+            resolver = AvahiResolver(dnssd: thread, interfaceIndex: index, loop: loop, logger: log) { [unowned self] device in
+                subscriber?.heard(devices: [device])
+            }
+        default:
+            let querier = try MDNSQuerier(group: group, interface: interface)
+            resolver = EmbeddedChannelResolver(querier: querier)
+            mdns = try MDNSServer(group: group, interface: interface, zone: advertisement.zone, onConflict: onConflict,
+                                  onResponse: { [unowned self] message in subscriber?.heard(devices: announcedDevices(message)) })
+        }
+    }
+
     func bind(_ host: String, _ port: UInt16, what: String, options: UDPEndpoint.Options = .init(),
               _ handler: @escaping @Sendable (UDPEndpoint, [UInt8], SocketAddress) -> Void) throws -> UDPEndpoint {
         do {
@@ -243,7 +286,8 @@ public final class DeviceRuntime: @unchecked Sendable {
         tx.stop()
         rx.stop()
         mdns?.stop()
-        querier?.close()
+        resolver?.close()
+        dnssd?.shutdown()
         shutdownSockets()
         clock.close()
         try? group.syncShutdownGracefully()

@@ -56,7 +56,8 @@ final class Subscriber: @unchecked Sendable {
     static let keepalive: [UInt8] = [0x13, 0x37]
 
     let engine: RxEngine
-    let querier: MDNSQuerier
+    let resolver: ChannelResolver
+    let loop: EventLoop
     let flowClient: UDPEndpoint
     let bindIP: UInt32
     let processID: UInt16
@@ -79,10 +80,11 @@ final class Subscriber: @unchecked Sendable {
     private var lastRateWarning: Int64 = 0
     private var requestScheduled = false
 
-    init(engine: RxEngine, querier: MDNSQuerier, flowClient: UDPEndpoint, bindIP: UInt32, processID: UInt16,
+    init(engine: RxEngine, resolver: ChannelResolver, loop: EventLoop, flowClient: UDPEndpoint, bindIP: UInt32, processID: UInt16,
          sampleRate: UInt32, latencyNs: UInt64, logger: Logger, deviceName: @escaping () -> String) {
         self.engine = engine
-        self.querier = querier
+        self.resolver = resolver
+        self.loop = loop
         self.flowClient = flowClient
         self.bindIP = bindIP
         self.processID = processID
@@ -112,15 +114,8 @@ final class Subscriber: @unchecked Sendable {
         if !changed.isEmpty { onStatus(changed) }
     }
 
-    /// An mDNS response was seen on the network: if it announces a transmitter we wait for, resolve now.
-    func heard(_ message: DNSMessage) {
-        var devices = Set<String>()
-        for r in message.answers + message.additionals {
-            guard let first = r.name.labels.first, r.name.labels.count >= 4,
-                  r.name.labels[1].elementsEqual("_netaudio-chan".utf8) || r.name.labels[1].elementsEqual("_netaudio-arc".utf8),
-                  let s = String(validating: first, as: UTF8.self) else { continue }
-            devices.insert((s.split(separator: "@", maxSplits: 1).last.map(String.init) ?? s).lowercased())
-        }
+    /// A transmitter announced itself (names lowercased): if we wait for it, resolve now.
+    func heard(devices: Set<String>) {
         guard !devices.isEmpty else { return }
         for i in channels.indices where channels[i].flow == nil && !channels[i].resolving {
             if let s = channels[i].subscription, devices.contains(txDevice(s).lowercased()) { channels[i].nextResolve = 0 }
@@ -209,11 +204,8 @@ final class Subscriber: @unchecked Sendable {
         let group = channels.indices.filter { channels[$0].subscription == key && channels[$0].flow == nil && !pending.contains($0) }
         for g in group { channels[g].resolving = true }
         let device = txDevice(sub)
-        querier.query([DNSQuestion(name: (try? DNSName("\(sub.txChannel)@\(device)._netaudio-chan._udp.local")) ?? .root, type: .any)],
-                      window: .milliseconds(500),
-                      stopEarly: { ResolvedChannel.parse($0, txChannel: sub.txChannel, txDevice: device) != nil }) { [self] messages in
+        resolver.resolveChannel(txChannel: sub.txChannel, txDevice: device) { [self] r in
             let now = Self.now
-            let r = ResolvedChannel.parse(messages, txChannel: sub.txChannel, txDevice: device)
             for g in group where channels[g].subscription == key && channels[g].resolving {
                 channels[g].resolving = false
                 guard let r else {
@@ -240,7 +232,7 @@ final class Subscriber: @unchecked Sendable {
             // share one flow instead of each taking its own.
             if !requestScheduled {
                 requestScheduled = true
-                querier.loop.scheduleTask(in: .milliseconds(40)) { [self] in
+                loop.scheduleTask(in: .milliseconds(40)) { [self] in
                     requestScheduled = false
                     requestFlows()
                 }
