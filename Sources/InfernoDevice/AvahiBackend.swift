@@ -246,7 +246,7 @@ public final class AvahiAdvertiser: ServiceAdvertiser, @unchecked Sendable {
         var ref: DNSServiceRef?
         let txt = DNSSD.txtBytes(service.txt)
         let err = txt.withUnsafeBytes { t in
-            DNSServiceRegister(&ref, DNSSD.noAutoRename, interfaceIndex, service.instance, service.type, nil, nil,
+            DNSServiceRegister(&ref, 0, interfaceIndex, service.instance, service.type, nil, nil,
                                service.port.bigEndian, UInt16(t.count), t.baseAddress, { _, _, err, name, _, _, ctx in
                 guard let ctx else { return }
                 let r = Unmanaged<Registration>.fromOpaque(ctx).takeUnretainedValue()
@@ -266,21 +266,21 @@ public final class AvahiAdvertiser: ServiceAdvertiser, @unchecked Sendable {
     /// On the thread, from the register callback.
     private func registered(_ r: Registration, error: Int32, name: String?) {
         guard registered[r.service] === r else { return }
-        if error == DNSSD.nameConflict {
+        // The compatibility library refuses kDNSServiceFlagsNoAutoRename (kDNSServiceErr_Unsupported): on a
+        // conflict it renames the service itself ("name #2") and reports success under the new name. Either way
+        // the device picks its own next free name (`name-2`) for all its services.
+        if error == DNSSD.nameConflict || (error == 0 && name != nil && name != r.service.instance) {
             if let ref = r.ref { dnssd.release(ref) }
             r.ref = nil
             guard r.generation == generation, conflictReported != generation else { return }
             conflictReported = generation
-            log.debug("mDNS (Avahi): name conflict for \(r.service.instance).\(r.service.type)")
+            log.info("mDNS (Avahi): name conflict for \(r.service.instance).\(r.service.type)\(error == 0 ? " (Avahi offered \"\(name ?? "")\")" : "")")
             loop.execute { [onConflict] in onConflict() }
             return
         }
         guard error == 0 else {
             log.error("mDNS (Avahi): registration of \(r.service.instance).\(r.service.type) failed: dns_sd error \(error)")
             return
-        }
-        if let name, name != r.service.instance {
-            log.warning("mDNS (Avahi): \(r.service.type) registered as \"\(name)\" instead of \"\(r.service.instance)\"")
         }
         guard r.generation == generation else { return }
         confirmed += 1
