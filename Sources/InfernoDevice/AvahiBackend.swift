@@ -17,7 +17,6 @@ import Synchronization
 enum DNSSD {
     static let nameConflict = Int32(kDNSServiceErr_NameConflict)
     static let flagsAdd = UInt32(kDNSServiceFlagsAdd)
-    static let noAutoRename = UInt32(kDNSServiceFlagsNoAutoRename)
 
     /// Silences the compatibility banner (unless the user set AVAHI_COMPAT_NOWARN themselves); called before
     /// any libdns_sd function.
@@ -176,8 +175,8 @@ final class DNSSDThread: @unchecked Sendable {
 }
 
 /// Publishes a zone through avahi-daemon: one `DNSServiceRegister` per service (`_netaudio-arc`, `_netaudio-cmc`,
-/// every `_netaudio-chan` instance) on the bind interface, with `NoAutoRename` so a name conflict is reported
-/// (and the device picks `name-2` itself, as with the embedded responder) instead of Avahi's "name #2".
+/// every `_netaudio-chan` instance) on the bind interface. On a name conflict the device picks `name-2` itself, as
+/// with the embedded responder, and withdraws Avahi's own choice ("name #2").
 /// The SRV target and A record are Avahi's host name and addresses (the compatibility library cannot publish
 /// address records for another host name).
 public final class AvahiAdvertiser: ServiceAdvertiser, @unchecked Sendable {
@@ -310,12 +309,12 @@ public final class AvahiResolver: ChannelResolver, @unchecked Sendable {
         let done: @Sendable (ResolvedChannel?) -> Void
         weak var owner: AvahiResolver?
         var ref: DNSServiceRef?
-        var records: [DNSRecord] = []
         var target: String?
+        var port: UInt16 = 0
+        var txt: [[UInt8]] = []
         init(txChannel: String, txDevice: String, owner: AvahiResolver, done: @escaping @Sendable (ResolvedChannel?) -> Void) {
             self.txChannel = txChannel; self.txDevice = txDevice; self.owner = owner; self.done = done
         }
-        var owner_name: DNSName? { try? DNSName("\(txChannel)@\(txDevice)._netaudio-chan._udp.local") }
     }
 
     final class Browse: @unchecked Sendable {
@@ -365,10 +364,10 @@ public final class AvahiResolver: ChannelResolver, @unchecked Sendable {
 
     private func resolved(_ l: Lookup, error: Int32, host: String?, port: UInt16, txt: [[UInt8]]) {
         guard pending[ObjectIdentifier(l)] != nil, l.target == nil else { return }
-        guard error == 0, let host, let owner = l.owner_name, let target = try? DNSName(host) else { finish(l, nil); return }
+        guard error == 0, let host, (try? DNSName(host)) != nil else { finish(l, nil); return }
         l.target = host
-        l.records = [DNSRecord(name: owner, ttl: 120, data: .srv(priority: 0, weight: 0, port: port, target: target)),
-                     DNSRecord(name: owner, ttl: 120, data: .txt(txt))]
+        l.port = port
+        l.txt = txt
         if let ref = l.ref { dnssd.release(ref) }
         l.ref = nil
         var ref: DNSServiceRef?
@@ -390,10 +389,18 @@ public final class AvahiResolver: ChannelResolver, @unchecked Sendable {
     }
 
     private func addressed(_ l: Lookup, _ ip: UInt32) {
-        guard pending[ObjectIdentifier(l)] != nil, let host = l.target, let target = try? DNSName(host) else { return }
-        let records = l.records + [DNSRecord(name: target, ttl: 120, data: .a(ip))]
-        let result = ResolvedChannel.parse([DNSMessage.mdnsResponse(answers: records)], txChannel: l.txChannel, txDevice: l.txDevice)
-        finish(l, result)
+        guard pending[ObjectIdentifier(l)] != nil, let host = l.target else { return }
+        finish(l, Self.answer(txChannel: l.txChannel, txDevice: l.txDevice, host: host, port: l.port, txt: l.txt, ipv4: ip))
+    }
+
+    /// What Avahi's resolve (SRV target, port, TXT) and record query (A) yielded, as the DNS records an mDNS
+    /// answer carries, parsed by the same code as the embedded querier's answers.
+    static func answer(txChannel: String, txDevice: String, host: String, port: UInt16, txt: [[UInt8]], ipv4: UInt32) -> ResolvedChannel? {
+        guard let owner = try? DNSName("\(txChannel)@\(txDevice)._netaudio-chan._udp.local"), let target = try? DNSName(host) else { return nil }
+        let records = [DNSRecord(name: owner, ttl: 120, data: .srv(priority: 0, weight: 0, port: port, target: target)),
+                       DNSRecord(name: owner, ttl: 120, data: .txt(txt)),
+                       DNSRecord(name: target, ttl: 120, data: .a(ipv4))]
+        return ResolvedChannel.parse([DNSMessage.mdnsResponse(answers: records)], txChannel: txChannel, txDevice: txDevice)
     }
 
     private func finish(_ l: Lookup, _ result: ResolvedChannel?) {

@@ -110,6 +110,13 @@ sleep 2.5
 # 1. --mdns auto: embedded where no Avahi answers (h3); Avahi where it does (the h2 recorder, section 5).
 check "auto without Avahi: embedded responder chosen and logged" \
   grep -q "mDNS: embedded responder (--mdns auto: no Avahi daemon answers on the system D-Bus" "$work/embdev.log"
+set +e
+nx 3 env DBUS_SYSTEM_BUS_ADDRESS="$(bus 3)" "$INFERNO_BIN" run --bind eth0 --mdns avahi --ports 6440 --process-id 2 \
+  --state-dir "$work/state-x" >"$work/noavahi.out" 2>&1
+rc=$?
+set -e
+check "--mdns avahi without a daemon: exit 2, one line naming the setting" \
+  bash -c "[ $rc -eq 2 ] && grep -q '^inferno: --mdns avahi (INFERNO_MDNS): no Avahi daemon answers on the system D-Bus' '$work/noavahi.out'"
 check "--mdns avahi: Avahi chosen and logged" grep -q "mDNS: Avahi (--mdns avahi)" "$work/avadev.log"
 check "Avahi published 10 services (arc, cmc, 4 factory + 4 friendly channel names)" \
   grep -q "mDNS (Avahi): published 10 services for avadev" "$work/avadev.log"
