@@ -192,6 +192,8 @@ public final class AvahiAdvertiser: ServiceAdvertiser, @unchecked Sendable {
     private var registered: [MDNSService: Registration] = [:]
     private var confirmed = 0
     private var stopped = false
+    private var failing = false
+    private var retryScheduled = false
 
     /// Touched only on the dnssd thread.
     final class Registration: @unchecked Sendable {
@@ -253,12 +255,33 @@ public final class AvahiAdvertiser: ServiceAdvertiser, @unchecked Sendable {
             }, Unmanaged.passUnretained(r).toOpaque())
         }
         guard err == 0, let ref else {
-            log.error("mDNS (Avahi): could not register \(service.instance).\(service.type): dns_sd error \(err)")
+            failed(r, code: err)
             return
         }
         r.ref = ref
-        dnssd.watch(ref, owner: r) { [log] err in
-            log.error("mDNS (Avahi): lost \(service.instance).\(service.type): dns_sd error \(err) (avahi-daemon gone?)")
+        dnssd.watch(ref, owner: r) { [weak self] err in self?.failed(r, code: err) }
+    }
+
+    /// A registration failed or its connection broke (avahi-daemon stopped or restarted): forget it and try
+    /// again every 2 s until the daemon takes it (one warning per outage).
+    private func failed(_ r: Registration, code: Int32) {
+        if let ref = r.ref { dnssd.release(ref) }
+        r.ref = nil
+        guard registered[r.service] === r, !stopped else { return }
+        registered[r.service] = nil
+        if !failing {
+            failing = true
+            confirmed = 0
+            log.warning("mDNS (Avahi): registering \(r.service.instance).\(r.service.type) failed (dns_sd error \(code); avahi-daemon gone?): retrying every 2 s")
+        }
+        guard !retryScheduled else { return }
+        retryScheduled = true
+        loop.scheduleTask(in: .seconds(2)) { [dnssd] in
+            dnssd.perform { [weak self] in
+                guard let self else { return }
+                retryScheduled = false
+                if !stopped { sync() }
+            }
         }
     }
 
@@ -278,13 +301,14 @@ public final class AvahiAdvertiser: ServiceAdvertiser, @unchecked Sendable {
             return
         }
         guard error == 0 else {
-            log.error("mDNS (Avahi): registration of \(r.service.instance).\(r.service.type) failed: dns_sd error \(error)")
+            failed(r, code: error)
             return
         }
         guard r.generation == generation else { return }
         confirmed += 1
         if confirmed == zone.services.count {
-            log.info("mDNS (Avahi): published \(confirmed) services for \(zone.host)")
+            log.info("mDNS (Avahi): published \(confirmed) services for \(zone.host)\(failing ? " (again)" : "")")
+            failing = false
         }
     }
 }

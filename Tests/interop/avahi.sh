@@ -68,6 +68,10 @@ EOF
   "$root/scripts/netns.sh" exec "$pfx" "$h" dbus-daemon --config-file="$d/bus.conf" --nofork --nopidfile >"$d/dbus.log" 2>&1 &
   echo $! >"$d/dbus.pid"
   for _ in $(seq 100); do [ -S "$d/bus" ] && break; sleep 0.05; done
+  run_avahi "$h"
+}
+run_avahi() { # host: avahi-daemon on that host's bus
+  local h=$1 d="$work/h$1"
   # avahi-daemon's pid file and socket are hard-wired under /run: give it its own.
   "$root/scripts/netns.sh" exec "$pfx" "$h" env DBUS_SYSTEM_BUS_ADDRESS="$(bus "$h")" unshare --mount --propagation private \
     sh -c "mount -t tmpfs tmpfs /run && exec avahi-daemon -f '$d/avahi.conf' --no-drop-root --no-chroot --no-rlimits" \
@@ -191,7 +195,16 @@ check "conflict: h1's Avahi sees avaren-2 (and no \"avaren #2\")" \
   bash -c "grep -q 'avaren-2;_netaudio-arc._udp;local;avahi-h2.local;' '$work/arc.txt' && ! grep -q 'avaren #2' '$work/arc.txt'"
 stop_device dup
 
-# 7. netaudio (on h2, next to its Avahi) lists the Avahi device under its new name, with the same fields as the
+# 7. avahi-daemon restarts under the device: it publishes again by itself.
+kill -TERM "$(cat "$work/h1/avahi.pid")"
+sleep 1
+run_avahi 1
+for _ in $(seq 80); do grep -q "published 10 services for avaren (again)" "$work/avadev.log" && break; sleep 0.1; done
+check "daemon restart: the device noticed and published again" grep -q "published 10 services for avaren (again)" "$work/avadev.log"
+browse 2 _netaudio-chan._udp >"$work/chan.txt"
+check "daemon restart: avahi-browse shows avaren's channels again" chan_ok avaren "$A" 01 02 03 04 'TX\0321' 'TX\0322' 'TX\0323' 'TX\0324'
+
+# 8. netaudio (on h2, next to its Avahi) lists the Avahi device under its new name, with the same fields as the
 #    identically configured embedded device (name, address and MAC aside; the services' SRV target is Avahi's
 #    host name with --mdns avahi, so it is left out).
 na -o json device list >"$work/list.json"
@@ -222,7 +235,7 @@ fields embdev >"$work/fields-embedded.json" || true
 check "netaudio: the same fields from the Avahi device as from the embedded one" \
   bash -c "[ -s '$work/fields-avahi.json' ] && grep -q '_netaudio-chan\|_netaudio-arc' '$work/fields-avahi.json' && diff '$work/fields-avahi.json' '$work/fields-embedded.json' >'$work/fields.diff'"
 
-# 8. Exit: Avahi withdraws the device's records (goodbyes).
+# 9. Exit: Avahi withdraws the device's records (goodbyes).
 stop_device avadev
 sleep 1.5
 browse 2 _netaudio-chan._udp >"$work/chan.txt"
