@@ -78,7 +78,10 @@ run_avahi() { # host: avahi-daemon on that host's bus
     >"$d/avahi.log" 2>&1 &
   echo $! >"$d/avahi.pid"
 }
-avahi_ready() { for _ in $(seq 60); do grep -q "Server startup complete" "$work/h$1/avahi.log" && return 0; sleep 0.1; done; return 1; }
+wait_for() { # file pattern [seconds]: until grep finds the pattern (true) or the time is up (false)
+  local i; for i in $(seq $(( ${3:-10} * 10 ))); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done; return 1
+}
+avahi_ready() { wait_for "$work/h$1/avahi.log" "Server startup complete"; }
 
 start_device() { # host pid-name args…
   local h=$1 n=$2; shift 2
@@ -109,7 +112,9 @@ check "avahi-daemon up in h2" avahi_ready 2
 
 start_device 1 avadev --name avadev --tx 4 --rx 0 --tx-source pattern --mdns avahi --device-id 00000000000a0001
 start_device 3 embdev --name embdev --tx 4 --rx 0 --tx-source pattern --mdns auto --device-id 00000000000e0001
-sleep 2.5
+wait_for "$work/avadev.log" "published 10 services for avadev" || true
+wait_for "$work/embdev.log" "device embdev" || true
+sleep 1   # the embedded responder's probing and announcements
 
 # 1. --mdns auto: embedded where no Avahi answers (h3); Avahi where it does (the h2 recorder, section 5).
 check "auto without Avahi: embedded responder chosen and logged" \
@@ -148,6 +153,7 @@ check "avahi-browse: _netaudio-arc of avadev on port 4440 with model" \
 
 # 3. A rename (ARC 0x1001): the Avahi records follow at once (avahi-browse on h2); netaudio is checked in §7.
 nx 2 "$INFERNO_BIN" rename --bind eth0 "$A" avaren >"$work/rename.out" 2>&1 || cat "$work/rename.out"
+wait_for "$work/avadev.log" "published 10 services for avaren" || true
 sleep 1.5   # goodbyes make the other daemon drop the old records one second later (RFC 6762 §10.1)
 browse 2 _netaudio-chan._udp >"$work/chan.txt"
 check "rename: avahi-browse shows avaren's channels" chan_ok avaren "$A" 01 02 03 04 'TX\0321' 'TX\0322' 'TX\0323' 'TX\0324'
@@ -187,7 +193,7 @@ check "embedded transmitter → Avahi receiver: 4 channels bit-exact" verify ava
 # 6. Name conflict through Avahi: a newcomer on h2 asks for "avaren" while h1 publishes it; it becomes avaren-2,
 #    says so, and saves it.
 start_device 2 dup --name avaren --tx 1 --rx 0 --mdns avahi --device-id 00000000000a0003
-for _ in $(seq 60); do grep -q "published .* services for avaren-2" "$work/dup.log" && break; sleep 0.1; done
+wait_for "$work/dup.log" "published .* services for avaren-2" || true
 check "conflict: newcomer renamed to avaren-2 and told the user" grep -q "uses the name avaren: renamed to avaren-2" "$work/dup.log"
 check "conflict: avaren-2 saved in the state file" grep -q '"name" : "avaren-2"' "$work"/state-dup/*.json
 browse 1 _netaudio-arc._udp >"$work/arc.txt"
@@ -199,7 +205,7 @@ stop_device dup
 kill -TERM "$(cat "$work/h1/avahi.pid")"
 sleep 1
 run_avahi 1
-for _ in $(seq 80); do grep -q "published 10 services for avaren (again)" "$work/avadev.log" && break; sleep 0.1; done
+wait_for "$work/avadev.log" "published 10 services for avaren (again)" || true
 check "daemon restart: the device noticed and published again" grep -q "published 10 services for avaren (again)" "$work/avadev.log"
 browse 2 _netaudio-chan._udp >"$work/chan.txt"
 check "daemon restart: avahi-browse shows avaren's channels again" chan_ok avaren "$A" 01 02 03 04 'TX\0321' 'TX\0322' 'TX\0323' 'TX\0324'
@@ -234,6 +240,9 @@ fields avaren >"$work/fields-avahi.json" || true
 fields embdev >"$work/fields-embedded.json" || true
 check "netaudio: the same fields from the Avahi device as from the embedded one" \
   bash -c "[ -s '$work/fields-avahi.json' ] && grep -q '_netaudio-chan\|_netaudio-arc' '$work/fields-avahi.json' && diff '$work/fields-avahi.json' '$work/fields-embedded.json' >'$work/fields.diff'"
+
+check "no compatibility-layer banner from any Avahi-backed process" \
+  bash -c "! grep -l 'WARNING \*\*\*\|Bonjour compatibility' '$work/avadev.log' '$work/avarec.log' '$work/dup.log'"
 
 # 9. Exit: Avahi withdraws the device's records (goodbyes).
 stop_device avadev
