@@ -17,6 +17,10 @@ import Synchronization
 enum DNSSD {
     static let nameConflict = Int32(kDNSServiceErr_NameConflict)
     static let flagsAdd = UInt32(kDNSServiceFlagsAdd)
+    static let refused = Int32(kDNSServiceErr_Refused)
+    /// Services `auto` hands to Avahi at most: each is its own system D-Bus connection (and libdns_sd thread),
+    /// and the bus allows 256 connections per user by default, shared with the user's other programs.
+    static let autoServiceLimit = 128
 
     /// Silences the compatibility banner (unless the user set AVAHI_COMPAT_NOWARN themselves); called before
     /// any libdns_sd function.
@@ -52,8 +56,11 @@ public enum AvahiProbe {
     /// daemon, if its pid file is visible, runs in this network namespace (a daemon of the host seen through a
     /// shared /run from inside a namespace would publish on the wrong interfaces), and (3) the daemon answers
     /// on the system D-Bus (a browse through libdns_sd succeeds).
-    public static func check(interface: HostInterface) -> (available: Bool, reason: String) {
+    public static func check(interface: HostInterface, services: Int = 0) -> (available: Bool, reason: String) {
         if interface.isLoopback { return (false, "Avahi does not serve the loopback interface") }
+        if services > DNSSD.autoServiceLimit {
+            return (false, "\(services) services to publish, more than the \(DNSSD.autoServiceLimit) given to Avahi's compatibility library (one system D-Bus connection each)")
+        }
         if let pidText = try? String(contentsOfFile: "/run/avahi-daemon/pid", encoding: .utf8),
            let pid = Int32(pidText.trimmingCharacters(in: .whitespacesAndNewlines)), kill(pid, 0) == 0 || errno == EPERM,
            let theirs = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/ns/net"),
@@ -272,7 +279,10 @@ public final class AvahiAdvertiser: ServiceAdvertiser, @unchecked Sendable {
         if !failing {
             failing = true
             confirmed = 0
-            log.warning("mDNS (Avahi): registering \(r.service.instance).\(r.service.type) failed (dns_sd error \(code); avahi-daemon gone?): retrying every 2 s")
+            let why = code == DNSSD.refused
+                ? "the system bus refused another connection: libdns_sd takes one per service and D-Bus allows 256 per user by default; use --mdns embedded for this many channels"
+                : "avahi-daemon gone?"
+            log.warning("mDNS (Avahi): registering \(r.service.instance).\(r.service.type) failed (dns_sd error \(code); \(why)): retrying every 2 s")
         }
         guard !retryScheduled else { return }
         retryScheduled = true

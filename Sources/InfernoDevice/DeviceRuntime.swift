@@ -236,8 +236,12 @@ public final class DeviceRuntime: @unchecked Sendable {
             }
             mdnsBackend = .avahi
             log.info("mDNS: Avahi (--mdns avahi)")
+            let n = advertisement.zone.services.count
+            if n > DNSSD.autoServiceLimit {
+                log.warning("mDNS: \(n) services go to Avahi, one system D-Bus connection each (the bus allows 256 per user by default): some may be refused")
+            }
         case .auto:
-            let (useAvahi, reason) = AvahiProbe.check(interface: interface)
+            let (useAvahi, reason) = AvahiProbe.check(interface: interface, services: advertisement.zone.services.count)
             mdnsBackend = useAvahi ? .avahi : .embedded
             log.info("mDNS: \(useAvahi ? "Avahi" : "embedded responder") (--mdns auto: \(reason))")
         }

@@ -25,6 +25,14 @@ import Testing
         #expect(reason.contains("loopback"))
     }
 
+    @Test func autoLeavesLargeDevicesToTheEmbeddedResponder() {
+        // Checked before the daemon is asked: each service is one system D-Bus connection with libdns_sd.
+        let eth = HostInterface(name: "eth0", address: 0x0A63_3D01, netmask: 0xFFFF_FF00, isLoopback: false, mac: nil)
+        let (available, reason) = AvahiProbe.check(interface: eth, services: DNSSD.autoServiceLimit + 1)
+        #expect(!available)
+        #expect(reason.contains("\(DNSSD.autoServiceLimit + 1) services"))
+    }
+
     @Test func txtRecordRoundTrip() {
         let strings = ["txtvers=2", "pcm=3 e", "default", "", String(repeating: "x", count: 300)]
         let bytes = DNSSD.txtBytes(strings)

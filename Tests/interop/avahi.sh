@@ -187,6 +187,10 @@ check "Avahi transmitter → embedded receiver: 4 channels bit-exact" verify emb
 # 5. Avahi receiver ← embedded transmitter: `inferno record` on h2 (auto → Avahi), resolving embdev's channels
 #    through avahi-daemon (resolve + A record query).
 record 2 avarec embdev 00000000000a0002 3 || true
+nx 2 env DBUS_SYSTEM_BUS_ADDRESS="$(bus 2)" timeout -s INT 3 "$INFERNO_BIN" run --bind eth0 --name wide --tx 70 --rx 0 \
+  --mdns auto --ports 6440 --process-id 2 --state-dir "$work/state-wide" >"$work/wide.out" 2>&1 || true
+check "auto with Avahi but 142 services (70 TX): embedded responder, reason logged" \
+  grep -q "mDNS: embedded responder (--mdns auto: 142 services to publish, more than the 128" "$work/wide.out"
 check "auto with Avahi: Avahi chosen and logged" grep -q "mDNS: Avahi (--mdns auto: avahi-daemon answers on the system D-Bus)" "$work/avarec.log"
 check "embedded transmitter → Avahi receiver: 4 channels bit-exact" verify avarec
 
