@@ -165,7 +165,7 @@ final class DNSSDThread: @unchecked Sendable {
             var fds = [pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]
             for ref in watched { fds.append(pollfd(fd: DNSServiceRefSockFD(ref), events: Int16(POLLIN), revents: 0)) }
             let n = poll(&fds, nfds_t(fds.count), -1)
-            if n < 0 { if errno == EINTR { continue }; break }
+            if n < 0 { if errno != EINTR { usleep(10_000) }; continue }   // never leave: perform must keep working
             if fds[0].revents != 0 { while read(wakeRead, &buf, buf.count) > 0 {} }
             for (i, ref) in watched.enumerated() where fds[i + 1].revents != 0 {
                 guard let onError = refs[ref] else { continue }   // released by an earlier callback
