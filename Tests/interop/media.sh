@@ -50,7 +50,11 @@ record_b() { # output seconds extra-args…  (foreground)
 first_time() { sed -n 's/^record: first frame at media time \([0-9]*\).*/\1/p' "$1.log" | tail -1; }
 verify() { # file bits [extra]
   local f=$1 bits=$2; shift 2
-  "$py" "$here/verify_pattern.py" "$f" 8 --bits-on-wire "$bits" --first-frame-time "$(first_time "$f")" "$@" >"$f.json" 2>&1
+  if "$py" "$here/verify_pattern.py" "$f" 8 --bits-on-wire "$bits" --first-frame-time "$(first_time "$f")" "$@" >"$f.json" 2>&1
+  then return 0; fi
+  # Say why (CI keeps only this output): the checker's verdict and the recorder's last counters.
+  echo "# $(basename "$f"): $(cat "$f.json")"; grep -E '^record|RX flow|subscri' "$f.log" | tail -6 | sed 's/^/# /'
+  return 1
 }
 na() { nx 3 timeout 60 "$VENV/bin/netaudio" --interface eth0 --timeout 3 "$@" 2>>"$work/netaudio.err" || echo "netaudio $* failed" >>"$work/netaudio.err"; }
 
