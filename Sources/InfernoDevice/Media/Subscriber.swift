@@ -236,9 +236,12 @@ final class Subscriber: @unchecked Sendable {
                     pending.append(g)
                 }
             }
-            // Lookups for one transmitter finish within milliseconds of each other: wait a moment so they
-            // share one flow instead of each taking its own.
-            if !requestScheduled {
+            // Lookups started together (a state file, a multi-channel 0x3010) finish within milliseconds of
+            // each other: while any is still out, wait a moment (40 ms at most) so they share one flow instead
+            // of each taking its own; when none is, ask at once (a single subscribe costs no extra 40 ms).
+            if !channels.contains(where: { $0.resolving }) {
+                requestFlows()
+            } else if !requestScheduled {
                 requestScheduled = true
                 querier.loop.scheduleTask(in: .milliseconds(40)) { [self] in
                     requestScheduled = false
