@@ -105,6 +105,11 @@ final class Subscriber: @unchecked Sendable {
             channels[i].subscription = s
             channels[i].status = s == nil ? .none : .unresolved
             channels[i].receiving = false
+            // A lookup for the old subscription may still be out (500 ms window; a vanished transmitter never
+            // answers): its answer ignores this channel now, so it must not keep it marked as resolving, or
+            // the new subscription would never be looked up.
+            channels[i].resolving = false
+            resolved[i] = nil
             channels[i].nextResolve = 0
             channels[i].backoff = 0
             changed.append(i + 1)
