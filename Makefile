@@ -41,15 +41,20 @@ test-interop:
 	echo "interop: $$pass passed, $$fail failed"; \
 	[ $$fail -eq 0 ]
 
-## make bench [QUICK=1]: release build, then bench/bench.py (table + bench/results.json). About 14 min; QUICK=1 ~2 min.
+## make bench [QUICK=1] [ROWS=5,6]: release build, then bench/bench.py (table + bench/results.json). About 15 min;
+## QUICK=1 ~4 min; ROWS picks rows.
 BENCH_BUILD := $(BUILD)/bench
-bench: setup
+bench:
+	@bash scripts/setup.sh --bench
 	$(SWIFT) build -c release --scratch-path $(BUILD)
 	@mkdir -p $(BENCH_BUILD)
 	cc -O2 -Wall -o $(BENCH_BUILD)/baseline bench/baseline.c
 	cc -O2 -Wall -shared -fPIC -o $(BENCH_BUILD)/malloc_count.so bench/malloc_count.c -ldl
-	python3 bench/bench.py $(abspath $(BUILD)/release/inferno) $(abspath $(BENCH_BUILD)/baseline) \
-	  $(abspath $(BENCH_BUILD)/malloc_count.so) $(if $(QUICK),--quick)
+	cc -O2 -Wall -o $(BENCH_BUILD)/dnsload bench/dnsload.c
+	cc -O2 -Wall -o $(BENCH_BUILD)/asload bench/asload.c
+	BENCH_ROWS=$(ROWS) python3 bench/bench.py $(abspath $(BUILD)/release/inferno) $(abspath $(BENCH_BUILD)/baseline) \
+	  $(abspath $(BENCH_BUILD)/malloc_count.so) $(abspath $(BENCH_BUILD)/dnsload) $(abspath $(BENCH_BUILD)/asload) \
+	  $(if $(QUICK),--quick)
 
 ## make install-alsa [PREFIX=DIR] [CONFIG=release]: the ALSA plugin and the inferno executable it starts.
 ## Without PREFIX: into alsa-lib's plugin directory and /usr/local/bin (needs root). With PREFIX: into

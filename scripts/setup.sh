@@ -11,11 +11,13 @@ APT_PACKAGES=(
   libavahi-compat-libdnssd-dev avahi-daemon avahi-utils dbus                           # --mdns avahi and its test
 )
 PY_PACKAGES=(netaudio==0.4.2)
+BENCH_PACKAGES=(nsd bind9-dnsutils)                                                   # make bench: the DNS row's reference server
 
 venv=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --venv) venv="$2"; shift 2 ;;
+    --bench) APT_PACKAGES+=("${BENCH_PACKAGES[@]}"); shift ;;
     *) echo "setup.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done

@@ -219,6 +219,8 @@ struct Subscribe: AsyncParsableCommand {
     var rx: String
     @Option(help: ArgumentHelp("The transmitting channel, e.g. 2@desk or \"TX 2@desk\".", valueName: "CH@TXDEV"))
     var tx: String
+    @Flag(help: "Also print when the ARC 0x3010 request left (CLOCK_MONOTONIC ns) and how long the answer took.")
+    var timing = false
 
     func validate() throws {
         do {
@@ -233,6 +235,9 @@ struct Subscribe: AsyncParsableCommand {
                                           tx: try ChannelReference.parse(tx, what: "--tx"))
             if let note = s.note { warn(note) }
             print("\(s.rxDevice) RX \(s.rxChannel) <- \(s.txChannel)@\(s.txDevice)")
+            if timing {
+                print("timing: ARC 0x3010 sent at monotonic ns \(s.requestSentNs), answered after \(String(format: "%.2f", Double(s.answeredNs - s.requestSentNs) / 1e6)) ms")
+            }
         }
     }
 }

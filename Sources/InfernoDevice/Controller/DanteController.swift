@@ -195,6 +195,10 @@ public final class DanteController: @unchecked Sendable {
         public var txDevice: String
         /// Set when the TX device was not found and the names were used as given.
         public var note: String?
+        /// CLOCK_MONOTONIC ns just before the ARC 0x3010 request was sent, and when its answer arrived
+        /// (`inferno subscribe --timing`; the time-to-audio benchmark starts its clock here).
+        public var requestSentNs: Int64 = 0
+        public var answeredNs: Int64 = 0
     }
 
     /// Subscribes `rx` to `tx` with ARC 0x3010 on the receiving device. Dante subscriptions carry the TX channel's
@@ -226,8 +230,10 @@ public final class DanteController: @unchecked Sendable {
             txChannel = try resolveTx(tx.channel, in: try await txChannels(txClient, count: count), device: txDev.name).name
         }
         let txDevice = txDev?.name ?? tx.device
+        let sent = monotonicNow()
         try await rxClient.subscribe([ARCSubscriptionRecord(rxChannel: rxNumber, txChannel: txChannel, txDevice: txDevice)])
-        return Subscription(rxDevice: rxDev.name, rxChannel: rxNumber, txChannel: txChannel, txDevice: txDevice, note: note)
+        return Subscription(rxDevice: rxDev.name, rxChannel: rxNumber, txChannel: txChannel, txDevice: txDevice, note: note,
+                            requestSentNs: sent, answeredNs: monotonicNow())
     }
 
     /// A device found by browsing, or given as an address.

@@ -107,6 +107,11 @@ final class Subscriber: @unchecked Sendable {
             channels[i].subscription = s
             channels[i].status = s == nil ? .none : .unresolved
             channels[i].receiving = false
+            // A lookup for the old subscription may still be out (500 ms window; a vanished transmitter never
+            // answers): its answer ignores this channel now, so it must not keep it marked as resolving, or
+            // the new subscription would never be looked up.
+            channels[i].resolving = false
+            resolved[i] = nil
             channels[i].nextResolve = 0
             channels[i].backoff = 0
             changed.append(i + 1)
@@ -228,9 +233,12 @@ final class Subscriber: @unchecked Sendable {
                     pending.append(g)
                 }
             }
-            // Lookups for one transmitter finish within milliseconds of each other: wait a moment so they
-            // share one flow instead of each taking its own.
-            if !requestScheduled {
+            // Lookups started together (a state file, a multi-channel 0x3010) finish within milliseconds of
+            // each other: while any is still out, wait a moment (40 ms at most) so they share one flow instead
+            // of each taking its own; when none is, ask at once (a single subscribe costs no extra 40 ms).
+            if !channels.contains(where: { $0.resolving }) {
+                requestFlows()
+            } else if !requestScheduled {
                 requestScheduled = true
                 loop.scheduleTask(in: .milliseconds(40)) { [self] in
                     requestScheduled = false
