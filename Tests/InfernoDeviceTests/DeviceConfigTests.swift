@@ -99,4 +99,21 @@ import Testing
         #expect(message(["audiosocket-listen": "no-such-host.invalid:9092"])?.contains("cannot be resolved") == true)
         for m in [message(["audiosocket-listen": "x"]), message(["audiosocket-connect": "y"])] { #expect(m?.contains("\n") == false) }
     }
+
+    @Test func allowControllers() throws {
+        let c = try DeviceConfig.resolve(flags: ["allow-controllers": "10.99.1.0/24, 127.0.0.1"], environment: [:])
+        let list = try #require(c.allowControllers)
+        #expect(list.allows(parseIPv4("10.99.1.77")!) && list.allows(parseIPv4("127.0.0.1")!))
+        #expect(!list.allows(parseIPv4("10.99.2.1")!) && !list.allows(parseIPv4("127.0.0.2")!))
+        #expect(list.description == "10.99.1.0/24,127.0.0.1/32")
+        let env = try DeviceConfig.resolve(flags: [:], environment: ["INFERNO_ALLOW_CONTROLLERS": "0.0.0.0/0"])
+        #expect(env.allowControllers?.allows(parseIPv4("192.0.2.1")!) == true)
+        #expect(try DeviceConfig.resolve(flags: [:], environment: [:]).allowControllers == nil)
+        for bad in ["10.0.0.0/33", "10.0.0", "x", "10.0.0.1,", "10.0.0.1/"] {
+            #expect(throws: ConfigError.self) { try DeviceConfig.resolve(flags: ["allow-controllers": bad], environment: [:]) }
+        }
+        do { _ = try DeviceConfig.resolve(flags: [:], environment: ["INFERNO_ALLOW_CONTROLLERS": "nope"]) } catch {
+            #expect(error.description.hasPrefix("--allow-controllers (INFERNO_ALLOW_CONTROLLERS)"))
+        }
+    }
 }

@@ -180,4 +180,35 @@ struct SeededGenerator: RandomNumberGenerator {
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
     }
+
+    /// `--allow-controllers`: a sender outside the list reads everything but every change is answered 0x0600
+    /// (a locked device's status) and leaves the model as it was.
+    @Test func disallowedControllerReadsButCannotChange() throws {
+        var m = model()
+        let before = m.state
+        func askAs(_ body: ARCRequestBody) throws -> (ARCResponse, DeviceModel.Outcome) {
+            let out = try #require(m.handleARC(ARCRequest(protocolID: 0x2729, transactionID: 7, body: body).encode(), allowChanges: false))
+            return (try ARCResponse.decode(try #require(out.response)), out)
+        }
+        let writes: [ARCRequestBody] = [
+            .setDeviceName("evil"),
+            .setTxChannelNames(ARCChannelRename(names: [ARCChannelName(channel: 1, name: "X")])),
+            .setRxChannelNames(ARCChannelRename(names: [ARCChannelName(channel: 1, name: "X")])),
+            .subscribe(ARCSubscriptionRequest(records: [.init(rxChannel: 1, txChannel: "01", txDevice: "a")])),
+            .bulkUnsubscribe([1]),
+            .settingsSet(nil),
+        ]
+        for w in writes {
+            let (r, out) = try askAs(w)
+            #expect(r.status == .locked && out.refused && out.changes.isEmpty, "\(w)")
+        }
+        #expect(m.state == before && m.name == "studio")
+        for read: ARCRequestBody in [.deviceName, .channelCounts, .rxChannels(ARCPageRequest(start: 1)),
+                                     .txChannelNames(ARCPageRequest(start: 1))] {
+            let (r, out) = try askAs(read)
+            #expect(r.status == .success && !out.refused, "\(read)")
+        }
+        // Allowed senders change it as before.
+        #expect(try ask(&m, .setDeviceName("stage")).0.status == .success && m.name == "stage")
+    }
 }
