@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Control-plane floods at a streaming device: A (h1) transmits the test pattern on 8 channels, B (h2) records
+# them at 10 ms latency while a client on B's own host (loopback path inside the namespace) floods B's ARC port
+# with valid and malformed requests, then B's mDNS responder with valid and malformed queries (`flood.c`).
+# Checks: not one late audio packet and the recording bit-exact throughout; ARC replies keep coming every second
+# of the flood; the malformed requests are counted; B still answers a controller afterwards.
+# FLOOD_RATE (valid and malformed per second each; default 2000) and FLOOD_SECONDS (per flood; default 6) set the
+# load; `make soak` runs 10000/s for 20 s. Needs root; nothing leaves the namespaces.
+set -euo pipefail
+: "${INFERNO_BIN:?}" "${VENV:?}"
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+if [ "$(id -u)" -ne 0 ]; then echo "flood: needs root for network namespaces"; exit 1; fi
+py="$VENV/bin/python"
+RATE=${FLOOD_RATE:-2000}
+F=${FLOOD_SECONDS:-6}
+CH=8
+
+pfx="ifld$$"
+net=62
+work=$(mktemp -d)
+cleanup() {
+  for f in "$work"/*.pid; do [ -f "$f" ] && kill -KILL "$(cat "$f")" 2>/dev/null || true; done
+  sleep 0.3
+  "$root/scripts/netns.sh" down "$pfx" || true
+  [ -n "${KEEP_WORK:-}" ] && echo "kept $work" || rm -rf "$work"
+}
+trap cleanup EXIT
+"$root/scripts/netns.sh" up "$pfx" 2 "$net"
+B=10.99.$net.2
+nx() { local h=$1; shift; "$root/scripts/netns.sh" exec "$pfx" "$h" "$@"; }
+cc -O2 -Wall -o "$work/flood" "$here/flood.c"
+
+pass=0; fail=0
+check() { local name=$1; shift; if "$@"; then pass=$((pass+1)); echo "ok - $name"; else fail=$((fail+1)); echo "not ok - $name"; fi; }
+
+nx 1 "$INFERNO_BIN" run --bind eth0 --name alpha --tx $CH --rx 0 --tx-source pattern --device-id 00000000000a0062 \
+  --state-dir "$work/state-a" >>"$work/a.log" 2>&1 &
+echo $! >"$work/a.pid"
+bid=00000000000b0062
+mkdir -p "$work/state-b"
+"$py" - "$work/state-b/$bid.json" $CH <<'PY'
+import json, sys
+n = int(sys.argv[2])
+subs = {str(c): {"txChannel": "%02d" % c, "txDevice": "alpha"} for c in range(1, n + 1)}
+json.dump({"version": 1, "txChannelNames": {}, "rxChannelNames": {}, "subscriptions": subs}, open(sys.argv[1], "w"))
+PY
+sleep 1
+total=$((3 + F + 1 + F + 2))
+nx 2 timeout $((total + 30)) "$INFERNO_BIN" record --bind eth0 --name beta --tx 0 --rx $CH --device-id $bid \
+  --state-dir "$work/state-b" --channels 1-$CH --duration $total --latency-ms 10 -o "$work/r.raw" 2>"$work/r.log" &
+recpid=$!
+sleep 3
+nx 2 "$work/flood" arc "$B" 4440 "$F" "$RATE" "$RATE" >"$work/arc.json"
+sleep 1
+nx 2 "$work/flood" mdns "$B" 5353 "$F" "$RATE" "$RATE" >"$work/mdns.json"
+# B still answers a controller (discovery over mDNS, then ARC) right after the floods.
+nx 2 timeout 20 "$INFERNO_BIN" channels beta --bind eth0 >"$work/channels.out" 2>&1 && after=0 || after=1
+rc=0; wait $recpid || rc=$?
+cat "$work/arc.json" "$work/mdns.json"
+check "B's recorder ran to the end (exit 0)" test $rc -eq 0
+first=$(sed -n 's/^record: first frame at media time \([0-9]*\).*/\1/p' "$work/r.log" | tail -1)
+"$py" "$here/verify_pattern.py" "$work/r.raw" $CH --first-frame-time "${first:-0}" >"$work/r.json" 2>&1 || true
+cat "$work/r.json"
+check "the recording is bit-exact through both floods" \
+  "$py" -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d["mismatches"] == 0 and d["frames_checked"] >= (d["frames"] - 48000) else 1)' "$work/r.json"
+last=$(grep '^record [0-9.]* s |' "$work/r.log" | tail -1)
+echo "# $last"
+check "zero late audio packets during the floods" grep -Eq 'rx packets [1-9][0-9]* late 0 ' <<<"$last"
+check "no samples missing after the first" \
+  "$py" -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d["locked_at"] is not None and d["locked_at"] < 48000 else 1)' "$work/r.json"
+check "the ARC flood ran at the requested rate (>= 90 %)" \
+  "$py" -c 'import json,sys; d=json.load(open(sys.argv[1])); r=int(sys.argv[2]); sys.exit(0 if d["valid_per_s"] >= 0.9*r and d["malformed_per_s"] >= 0.9*r else 1)' "$work/arc.json" "$RATE"
+check "ARC replies kept coming in every second of the flood" \
+  "$py" -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d["replies_min_per_s"] > 0 else 1)' "$work/arc.json"
+check "mDNS answers kept coming in every second of the query flood" \
+  "$py" -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d["replies_min_per_s"] > 0 else 1)' "$work/mdns.json"
+check "B answered a controller after the floods (inferno channels beta)" test $after -eq 0
+totals=$(grep 'control totals' "$work/r.log" | tail -1)
+echo "# B: ${totals#*control totals: }"
+check "B counted the malformed ARC requests" grep -Eq 'ARC requests [1-9][0-9]*, malformed [1-9][0-9]*' <<<"$totals"
+
+echo "flood: $pass passed, $fail failed"
+if [ "$fail" -ne 0 ]; then
+  for f in "$work"/*.log "$work"/channels.out; do echo "== $f"; tail -20 "$f"; done
+fi
+[ "$fail" -eq 0 ]
