@@ -400,13 +400,15 @@ public final class DeviceRuntime: @unchecked Sendable {
             refuse(String(format: "ARC 0x%04x", out.request.body.opcode), from: from)
         }
         log.trace("ARC from \(from.ipAddress ?? "?"): \(out.request)")
+        // A change is on disk before the controller hears "done": a crash after the reply cannot lose it.
+        if !out.changes.isEmpty { persist() }
         if let response = out.response { ep.send(response, to: from) }
-        apply(out.changes)
+        apply(out.changes, persisted: true)
     }
 
-    func apply(_ changes: DeviceChanges) {
+    func apply(_ changes: DeviceChanges, persisted: Bool = false) {
         guard !changes.isEmpty else { return }
-        persist()
+        if !persisted { persist() }
         if !changes.intersection([.name, .txNames, .settings]).isEmpty {
             mdns.update(zone: advertisement.zone)
         }

@@ -59,7 +59,7 @@ else
 fi
 echo "# impairment: $mode (1 % loss, 1 % duplication, 1 % reordering, 1 ms + 5 ms jitter towards B)"
 
-nx 1 "$INFERNO_BIN" run --bind eth0 --name alpha --tx $CH --rx 0 --tx-source pattern --device-id 00000000000a0061 \
+"$root/scripts/netns.sh" exec "$pfx" 1 "$INFERNO_BIN" run --bind eth0 --name alpha --tx $CH --rx 0 --tx-source pattern --device-id 00000000000a0061 \
   --state-dir "$work/state-a" --stats-seconds 5 >>"$work/a.log" 2>&1 &
 echo $! >"$work/a.pid"
 

@@ -34,7 +34,7 @@ cc -O2 -Wall -o "$work/flood" "$here/flood.c"
 pass=0; fail=0
 check() { local name=$1; shift; if "$@"; then pass=$((pass+1)); echo "ok - $name"; else fail=$((fail+1)); echo "not ok - $name"; fi; }
 
-nx 1 "$INFERNO_BIN" run --bind eth0 --name alpha --tx $CH --rx 0 --tx-source pattern --device-id 00000000000a0062 \
+"$root/scripts/netns.sh" exec "$pfx" 1 "$INFERNO_BIN" run --bind eth0 --name alpha --tx $CH --rx 0 --tx-source pattern --device-id 00000000000a0062 \
   --state-dir "$work/state-a" >>"$work/a.log" 2>&1 &
 echo $! >"$work/a.pid"
 bid=00000000000b0062
