@@ -63,8 +63,13 @@ public final class DeviceRuntime: @unchecked Sendable {
         public var refused = 0
     }
 
-    /// May the sender of a request change the device (`--allow-controllers`)?
-    func mayChange(_ from: SocketAddress) -> Bool { config.allowControllers?.allows(from) ?? true }
+    /// May the sender of a request change the device (`--allow-controllers`)? The device's own address always may:
+    /// its subscriber asks its own flow-control port when a controller patches it to itself.
+    func mayChange(_ from: SocketAddress) -> Bool {
+        guard let list = config.allowControllers else { return true }
+        if case .v4(let a) = from, UInt32(bigEndian: a.address.sin_addr.s_addr) == interface.address { return true }
+        return list.allows(from)
+    }
 
     func refuse(_ what: @autoclosure () -> String, from: SocketAddress) {
         counters.refused += 1
