@@ -1,3 +1,4 @@
+import InfernoProtocol
 import Logging
 import NIOCore
 
@@ -66,4 +67,10 @@ final class RefusalLog: @unchecked Sendable {
             sinceLog = 0
         }
     }
+}
+
+extension DNSRateLimiter.Config {
+    /// Replies of the control plane (ARC, unicast mDNS answers) per source address: 1,000 a second with bursts of
+    /// 2,000, the rest dropped. Controllers ask far less; a forged source gets at most that, not an amplifier.
+    public static let controlReplies = DNSRateLimiter.Config(responsesPerSecond: 1000, burst: 2000, slipEvery: 0)
 }

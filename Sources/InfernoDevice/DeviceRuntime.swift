@@ -46,6 +46,8 @@ public final class DeviceRuntime: @unchecked Sendable {
     public private(set) var counters = Counters()
     /// Control requests refused because their sender is outside `--allow-controllers` (touched only on `loop`).
     lazy var refusals = RefusalLog(logger: log)
+    /// Per-source limit on ARC replies (anti-amplification; touched only on `loop`).
+    var arcReplyLimiter = DNSRateLimiter(config: .controlReplies)
     /// Called on the event loop with the current names after the device or a channel was renamed (by a
     /// controller or after an mDNS name conflict). Set it before `start()`.
     public var onNamesChanged: (@Sendable (Names) -> Void)?
@@ -61,6 +63,8 @@ public final class DeviceRuntime: @unchecked Sendable {
         public var conmonRequests = 0, conmonMalformed = 0
         /// ARC, conmon and flow-control requests refused by `--allow-controllers`.
         public var refused = 0
+        /// ARC replies not sent: their destination was over its per-source reply limit.
+        public var arcRateLimited = 0
     }
 
     /// May the sender of a request change the device (`--allow-controllers`)? The device's own address always may:
@@ -366,7 +370,7 @@ public final class DeviceRuntime: @unchecked Sendable {
     /// Control-plane counters (read on `loop`).
     var controlTotalsText: String {
         let c = counters
-        return "ARC requests \(c.arcRequests), malformed \(c.arcMalformed); CMC \(c.cmcRequests), malformed \(c.cmcMalformed); conmon \(c.conmonRequests), malformed \(c.conmonMalformed); refused by --allow-controllers \(c.refused)"
+        return "ARC requests \(c.arcRequests), malformed \(c.arcMalformed), replies over the per-source limit \(c.arcRateLimited); mDNS unicast answers over the limit \(mdns?.rateLimited ?? 0); CMC \(c.cmcRequests), malformed \(c.cmcMalformed); conmon \(c.conmonRequests), malformed \(c.conmonMalformed); refused by --allow-controllers \(c.refused)"
     }
 
     // MARK: state derived from the model
@@ -407,7 +411,14 @@ public final class DeviceRuntime: @unchecked Sendable {
         log.trace("ARC from \(from.ipAddress ?? "?"): \(out.request)")
         // A change is on disk before the controller hears "done": a crash after the reply cannot lose it.
         if !out.changes.isEmpty { persist() }
-        if let response = out.response { ep.send(response, to: from) }
+        if let response = out.response {
+            let src: UInt64 = if case .v4(let a) = from { DNSRateLimiter.key(ipv4: UInt32(bigEndian: a.address.sin_addr.s_addr)) } else { 0 }
+            if arcReplyLimiter.decide(source: src, now: UInt64(max(0, monotonicNow()))) == .answer {
+                ep.send(response, to: from)
+            } else {
+                counters.arcRateLimited += 1
+            }
+        }
         apply(out.changes, persisted: true)
     }
 
