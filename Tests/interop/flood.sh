@@ -3,7 +3,8 @@
 # them at 10 ms latency while a client on B's own host (loopback path inside the namespace) floods B's ARC port
 # with valid and malformed requests, then B's mDNS responder with valid and malformed queries (`flood.c`).
 # Checks: not one late audio packet and the recording bit-exact throughout; ARC replies keep coming every second
-# of the flood; the malformed requests are counted; B still answers a controller afterwards.
+# of the flood, limited per source (anti-amplification); the malformed requests are counted; B still answers a
+# controller afterwards.
 # FLOOD_RATE (valid and malformed per second each; default 2000) and FLOOD_SECONDS (per flood; default 6) set the
 # load; `make soak` runs 10000/s for 20 s. Needs root; nothing leaves the namespaces.
 set -euo pipefail
@@ -54,8 +55,8 @@ sleep 3
 nx 2 "$work/flood" arc "$B" 4440 "$F" "$RATE" "$RATE" >"$work/arc.json"
 sleep 1
 nx 2 "$work/flood" mdns "$B" 5353 "$F" "$RATE" "$RATE" >"$work/mdns.json"
-# B still answers a controller (discovery over mDNS, then ARC) right after the floods.
-nx 2 timeout 20 "$INFERNO_BIN" channels beta --bind eth0 >"$work/channels.out" 2>&1 && after=0 || after=1
+# B still answers a controller on another host (discovery over mDNS, then ARC) right after the floods.
+nx 1 timeout 20 "$INFERNO_BIN" channels beta --bind eth0 >"$work/channels.out" 2>&1 && after=0 || after=1
 rc=0; wait $recpid || rc=$?
 cat "$work/arc.json" "$work/mdns.json"
 check "B's recorder ran to the end (exit 0)" test $rc -eq 0
@@ -75,10 +76,16 @@ check "ARC replies kept coming in every second of the flood" \
   "$py" -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d["replies_min_per_s"] > 0 else 1)' "$work/arc.json"
 check "mDNS answers kept coming in every second of the query flood" \
   "$py" -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d["replies_min_per_s"] > 0 else 1)' "$work/mdns.json"
-check "B answered a controller after the floods (inferno channels beta)" test $after -eq 0
+# Anti-amplification: replies to one source are limited to 1,000/s with a burst of 2,000 (SECURITY.md).
+check "ARC replies to the flooding source limited to 1,000/s + 2,000 burst" \
+  "$py" -c 'import json,sys; d=json.load(open(sys.argv[1])); f=int(sys.argv[2]); r=int(sys.argv[3]); sys.exit(0 if d["replies"] <= min(r, 1000) * f + 2000 + 1000 else 1)' "$work/arc.json" "$F" "$RATE"
+check "mDNS unicast answers to the flooding source limited the same way" \
+  "$py" -c 'import json,sys; d=json.load(open(sys.argv[1])); f=int(sys.argv[2]); r=int(sys.argv[3]); sys.exit(0 if d["replies"] <= min(r, 1000) * f + 2000 + 1000 else 1)' "$work/mdns.json" "$F" "$RATE"
+check "B answered a controller on h1 right after the floods (inferno channels beta)" test $after -eq 0
 totals=$(grep 'control totals' "$work/r.log" | tail -1)
 echo "# B: ${totals#*control totals: }"
-check "B counted the malformed ARC requests" grep -Eq 'ARC requests [1-9][0-9]*, malformed [1-9][0-9]*' <<<"$totals"
+check "B counted the malformed ARC requests and the replies over the limit" \
+  grep -Eq 'ARC requests [1-9][0-9]*, malformed [1-9][0-9]*, replies over the per-source limit [1-9][0-9]*; mDNS unicast answers over the limit [1-9]' <<<"$totals"
 
 echo "flood: $pass passed, $fail failed"
 if [ "$fail" -ne 0 ]; then
