@@ -346,7 +346,7 @@ public final class DeviceRuntime: @unchecked Sendable {
                             txDropouts: tx.stats.dropouts.load(ordering: .relaxed),
                             rxPackets: 0, rxLate: 0, rxOutOfWindow: 0, rxMalformed: 0)
         s.txNoClock = tx.stats.noClockLoops.load(ordering: .relaxed)
-        for f in rx.flowStats {
+        for f in rx.flowStats + [rx.retired] {
             s.rxPackets += f.packets.load(ordering: .relaxed)
             s.rxLate += f.late.load(ordering: .relaxed)
             s.rxOutOfWindow += f.outOfWindow.load(ordering: .relaxed)
