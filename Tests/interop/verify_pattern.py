@@ -60,8 +60,8 @@ if a.holes:
     good_rows = np.zeros(frames, dtype=bool)
     zero_rows = np.zeros(frames, dtype=bool)
     good_count = np.zeros(frames, dtype=np.int32)   # per frame, channels carrying the pattern
-    zero_count = np.zeros(frames, dtype=np.int32)   # per frame, channels that are exactly zero
-    bad_total, first_bad, holes_total = 0, None, 0
+    zero_count = np.zeros(frames, dtype=np.int32)   # per frame, channels that are holes (zero, not a pattern zero)
+    bad_total, first_bad, holes_total, pattern_zeros = 0, None, 0, 0
     step = 4 * a.rate
     for lo in range(0, frames, step):
         x = allx[lo:lo + step].astype(np.int64)
@@ -73,8 +73,10 @@ if a.holes:
         good_rows[lo:lo + len(x)] = good.all(axis=1)
         zero_rows[lo:lo + len(x)] = zero.all(axis=1)
         good_count[lo:lo + len(x)] = good.sum(axis=1)
-        zero_count[lo:lo + len(x)] = zero.sum(axis=1)
-        holes_total += int((zero & ~good).sum())   # a pattern value that happens to be 0 is not a hole
+        holes = zero & ~good   # a pattern value that happens to be 0 is not a hole
+        zero_count[lo:lo + len(x)] = holes.sum(axis=1)
+        holes_total += int(holes.sum())
+        pattern_zeros += int((zero & good).sum())   # a hole there cannot be told from the pattern
         if bad.any():
             bad_total += int(bad.sum())
             if first_bad is None:
@@ -87,7 +89,7 @@ if a.holes:
            "good_samples": int(good_count[first:].sum()), "hole_samples": hole_samples,
            "hole_fraction": hole_samples / max(1, (frames - first) * n),
            "all_zero_frames_after_first": int(zero_rows[first:].sum()), "first_bad": first_bad,
-           "hole_samples_total": holes_total}
+           "hole_samples_total": holes_total, "pattern_zero_samples": pattern_zeros}
     if a.burst_start_ns is not None:
         b0 = max(first, min(frames, a.burst_start_ns * a.rate // 1_000_000_000 - a.first_frame_time))
         out["hole_fraction_before_burst"] = float(zero_count[first:b0].sum() / max(1, (b0 - first) * n))
