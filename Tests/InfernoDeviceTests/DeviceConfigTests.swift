@@ -1,4 +1,6 @@
 import Testing
+import InfernoProtocol
+import NIOCore
 @testable import InfernoDevice
 
 @Suite struct DeviceConfigTests {
@@ -115,5 +117,19 @@ import Testing
         do { _ = try DeviceConfig.resolve(flags: [:], environment: ["INFERNO_ALLOW_CONTROLLERS": "nope"]) } catch {
             #expect(error.description.hasPrefix("--allow-controllers (INFERNO_ALLOW_CONTROLLERS)"))
         }
+    }
+
+    /// A flow request from a sender outside `--allow-controllers` is answered 0x0022 with its own ids and opens
+    /// nothing; anything that is not a request, update or stop gets no answer.
+    @Test func flowRequestRefusal() throws {
+        let req = FlowRequest(protocolID: 0x1102, transactionID: 77, receiverName: "rx", sampleRate: 48000, bitsPerSample: 24,
+                              channels: [1], framesPerPacket: 32, flowName: "0_1", receiverIPv4: 0x0A00_0002, receiverPort: 40000)
+        let r = try FlowResponse.decode(try #require(FlowControlServer.refusal(req.encode())))
+        #expect(r.status == .error && r.transactionID == 77 && r.opcode == FlowOpcode.request && r.handle == nil)
+        #expect(FlowControlServer.refusal([0x11, 0x02, 0x00]) == nil)
+        let list = try #require(ControllerAllowList("10.0.0.0/8"))
+        #expect(list.allows(try SocketAddress(ipAddress: "10.1.2.3", port: 4440)))
+        #expect(!list.allows(try SocketAddress(ipAddress: "11.0.0.1", port: 4440)))
+        #expect(!list.allows(try SocketAddress(ipAddress: "::1", port: 4440)))
     }
 }
