@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Control-plane floods at a streaming device: A (h1) transmits the test pattern on 8 channels, B (h2) records
 # them (FLOOD_LATENCY_MS, default 20) while a client on B's own host (loopback path inside the namespace) floods B's ARC port
-# with valid and malformed requests, then B's mDNS responder with valid and malformed queries (`flood.c`).
+# with valid and malformed requests (and, at the same time, A's from A's host), then B's mDNS responder with
+# valid and malformed queries (`flood.c`).
 # Checks: not one late audio packet and no hole while either flood runs, and the recording the pattern
 # throughout (a hole from before the floods would be silence, never wrong samples); ARC replies keep coming every second
 # of the flood, limited per source (anti-amplification); the malformed requests are counted; B still answers a
@@ -32,7 +33,7 @@ cleanup() {
 }
 trap cleanup EXIT
 "$root/scripts/netns.sh" up "$pfx" 2 "$net"
-B=10.99.$net.2
+A=10.99.$net.1; B=10.99.$net.2
 nx() { local h=$1; shift; "$root/scripts/netns.sh" exec "$pfx" "$h" "$@"; }
 cc -O2 -Wall -o "$work/flood" "$here/flood.c"
 
@@ -59,7 +60,11 @@ recpid=$!
 counters() { grep '^record [0-9.]* s |' "$work/r.log" | tail -1 | sed -n 's/.* late \([0-9]*\) .* missing \([0-9]*\) .*/\1 \2/p'; }
 sleep 3
 read -r late0 miss0 <<<"$(counters)"
+# The transmitter is flooded at the same time, from its own host: its packets must stay on time as well.
+nx 1 "$work/flood" arc "$A" 4440 "$F" "$RATE" "$RATE" >"$work/arc-a.json" &
+floodapid=$!
 nx 2 "$work/flood" arc "$B" 4440 "$F" "$RATE" "$RATE" >"$work/arc.json"
+wait $floodapid
 sleep 1.5
 read -r late1 miss1 <<<"$(counters)"
 nx 2 "$work/flood" mdns "$B" 5353 "$F" "$RATE" "$RATE" >"$work/mdns.json"
@@ -68,7 +73,7 @@ read -r late2 miss2 <<<"$(counters)"
 # B still answers a controller on another host (discovery over mDNS, then ARC) right after the floods.
 nx 1 timeout 20 "$INFERNO_BIN" channels beta --bind eth0 >"$work/channels.out" 2>&1 && after=0 || after=1
 rc=0; wait $recpid || rc=$?
-cat "$work/arc.json" "$work/mdns.json"
+cat "$work/arc.json" "$work/arc-a.json" "$work/mdns.json"
 check "B's recorder ran to the end (exit 0)" test $rc -eq 0
 first=$(sed -n 's/^record: first frame at media time \([0-9]*\).*/\1/p' "$work/r.log" | tail -1)
 "$py" "$here/verify_pattern.py" "$work/r.raw" $CH --first-frame-time "${first:-0}" >"$work/r.json" 2>&1 || true
@@ -92,6 +97,16 @@ check "ARC replies to the flooding source limited to 1,000/s + 2,000 burst" \
 check "mDNS unicast answers to the flooding source limited the same way" \
   "$py" -c 'import json,sys; d=json.load(open(sys.argv[1])); f=int(sys.argv[2]); r=int(sys.argv[3]); sys.exit(0 if d["replies"] <= min(r, 1000) * f + 2000 + 1000 else 1)' "$work/mdns.json" "$F" "$RATE"
 check "B answered a controller on h1 right after the floods (inferno channels beta)" test $after -eq 0
+kill -TERM "$(cat "$work/a.pid")" 2>/dev/null || true
+for _ in $(seq 50); do kill -0 "$(cat "$work/a.pid")" 2>/dev/null || break; sleep 0.1; done
+rm -f "$work/a.pid"
+atotals=$(grep 'media totals' "$work/a.log" | tail -1)
+echo "# A: ${atotals#*media totals: }"
+echo "# A: $(grep 'control totals' "$work/a.log" | tail -1 | sed 's/.*control totals: //')"
+check "the transmitter, flooded at the same time, never fell behind (tx dropouts 0; its lateness would show as late packets at B)" \
+  grep -Eq 'tx packets [1-9][0-9]*, tx dropouts 0,' <<<"$atotals"
+check "the transmitter's flooder ran at the requested rate and got replies every second" \
+  "$py" -c 'import json,sys; d=json.load(open(sys.argv[1])); r=int(sys.argv[2]); sys.exit(0 if d["valid_per_s"] >= 0.9*r and d["replies_min_per_s"] > 0 else 1)' "$work/arc-a.json" "$RATE"
 totals=$(grep 'control totals' "$work/r.log" | tail -1)
 echo "# B: ${totals#*control totals: }"
 check "B counted the malformed ARC requests and the replies over the limit" \
