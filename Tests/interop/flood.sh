@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Control-plane floods at a streaming device: A (h1) transmits the test pattern on 8 channels, B (h2) records
 # them (FLOOD_LATENCY_MS, default 20) while a client on B's own host (loopback path inside the namespace) floods B's ARC port
-# with valid and malformed requests (and, at the same time, A's from A's host), then B's mDNS responder with
-# valid and malformed queries (`flood.c`).
+# with valid and malformed requests, then A's ARC port from A's host, then B's mDNS responder with valid and
+# malformed queries (`flood.c`).
 # Checks: not one late audio packet and no hole while either flood runs, and the recording the pattern
 # throughout (a hole from before the floods would be silence, never wrong samples); ARC replies keep coming every second
 # of the flood, limited per source (anti-amplification); the malformed requests are counted; B still answers a
@@ -52,7 +52,7 @@ subs = {str(c): {"txChannel": "%02d" % c, "txDevice": "alpha"} for c in range(1,
 json.dump({"version": 1, "txChannelNames": {}, "rxChannelNames": {}, "subscriptions": subs}, open(sys.argv[1], "w"))
 PY
 sleep 1
-total=$((3 + F + 2 + F + 4))
+total=$((3 + F + 2 + F + 2 + F + 4))
 nx 2 timeout $((total + 30)) "$INFERNO_BIN" record --bind eth0 --name beta --tx 0 --rx $CH --device-id $bid \
   --state-dir "$work/state-b" --channels 1-$CH --duration $total --latency-ms "$LAT" -o "$work/r.raw" 2>"$work/r.log" &
 recpid=$!
@@ -60,16 +60,16 @@ recpid=$!
 counters() { grep '^record [0-9.]* s |' "$work/r.log" | tail -1 | sed -n 's/.* late \([0-9]*\) .* missing \([0-9]*\) .*/\1 \2/p'; }
 sleep 3
 read -r late0 miss0 <<<"$(counters)"
-# The transmitter is flooded at the same time, from its own host: its packets must stay on time as well.
-nx 1 "$work/flood" arc "$A" 4440 "$F" "$RATE" "$RATE" >"$work/arc-a.json" &
-floodapid=$!
 nx 2 "$work/flood" arc "$B" 4440 "$F" "$RATE" "$RATE" >"$work/arc.json"
-wait $floodapid
 sleep 1.5
 read -r late1 miss1 <<<"$(counters)"
-nx 2 "$work/flood" mdns "$B" 5353 "$F" "$RATE" "$RATE" >"$work/mdns.json"
+# Then the transmitter, from its own host: its packets must stay on time as well.
+nx 1 "$work/flood" arc "$A" 4440 "$F" "$RATE" "$RATE" >"$work/arc-a.json"
 sleep 1.5
 read -r late2 miss2 <<<"$(counters)"
+nx 2 "$work/flood" mdns "$B" 5353 "$F" "$RATE" "$RATE" >"$work/mdns.json"
+sleep 1.5
+read -r late3 miss3 <<<"$(counters)"
 # B still answers a controller on another host (discovery over mDNS, then ARC) right after the floods.
 nx 1 timeout 20 "$INFERNO_BIN" channels beta --bind eth0 >"$work/channels.out" 2>&1 && after=0 || after=1
 rc=0; wait $recpid || rc=$?
@@ -82,9 +82,10 @@ check "the recording is the pattern at its media time throughout (any hole silen
   "$py" "$here/verify_pattern.py" "$work/r.raw" $CH --first-frame-time "${first:-0}" --holes
 last=$(grep '^record [0-9.]* s |' "$work/r.log" | tail -1)
 echo "# $last"
-echo "# late packets / missing samples: ARC flood $((late1 - late0)) / $((miss1 - miss0)), mDNS flood $((late2 - late1)) / $((miss2 - miss1)); whole recording: see the line above"
-check "zero late audio packets and no missing sample while the ARC flood ran" test $((late1 - late0)) -eq 0 -a $((miss1 - miss0)) -eq 0
-check "zero late audio packets and no missing sample while the mDNS flood ran" test $((late2 - late1)) -eq 0 -a $((miss2 - miss1)) -eq 0
+echo "# late packets / missing samples: ARC flood at B $((late1 - late0)) / $((miss1 - miss0)), at A $((late2 - late1)) / $((miss2 - miss1)), mDNS flood at B $((late3 - late2)) / $((miss3 - miss2)); whole recording: see the line above"
+check "zero late audio packets and no missing sample while B's ARC port was flooded" test $((late1 - late0)) -eq 0 -a $((miss1 - miss0)) -eq 0
+check "zero late audio packets and no missing sample at B while A's ARC port was flooded" test $((late2 - late1)) -eq 0 -a $((miss2 - miss1)) -eq 0
+check "zero late audio packets and no missing sample while B's mDNS responder was flooded" test $((late3 - late2)) -eq 0 -a $((miss3 - miss2)) -eq 0
 check "the ARC flood ran at the requested rate (>= 90 %)" \
   "$py" -c 'import json,sys; d=json.load(open(sys.argv[1])); r=int(sys.argv[2]); sys.exit(0 if d["valid_per_s"] >= 0.9*r and d["malformed_per_s"] >= 0.9*r else 1)' "$work/arc.json" "$RATE"
 check "ARC replies kept coming in every second of the flood" \
@@ -103,7 +104,7 @@ rm -f "$work/a.pid"
 atotals=$(grep 'media totals' "$work/a.log" | tail -1)
 echo "# A: ${atotals#*media totals: }"
 echo "# A: $(grep 'control totals' "$work/a.log" | tail -1 | sed 's/.*control totals: //')"
-check "the transmitter, flooded at the same time, never fell behind (tx dropouts 0; its lateness would show as late packets at B)" \
+check "the transmitter, flooded in turn, never fell behind (tx dropouts 0; its lateness would show as late packets at B)" \
   grep -Eq 'tx packets [1-9][0-9]*, tx dropouts 0,' <<<"$atotals"
 check "the transmitter's flooder ran at the requested rate and got replies every second" \
   "$py" -c 'import json,sys; d=json.load(open(sys.argv[1])); r=int(sys.argv[2]); sys.exit(0 if d["valid_per_s"] >= 0.9*r and d["replies_min_per_s"] > 0 else 1)' "$work/arc-a.json" "$RATE"
