@@ -41,8 +41,9 @@ test-interop:
 	echo "interop: $$pass passed, $$fail failed"; \
 	[ $$fail -eq 0 ]
 
-## make soak: the long reliability runs (root): 60 s of wire faults, ARC/mDNS floods at 10,000 + 10,000 per second
-## for 20 s each, 100 kill -9 rounds of the crash-safe state test. About 6 minutes.
+## make soak: the long reliability runs (root): 60 s of wire faults; 10,000 valid + 10,000 malformed datagrams per
+## second for 20 s at a receiver's ARC port, its transmitter's, and the receiver's mDNS responder (10 ms latency);
+## 100 kill -9 rounds of the crash-safe state test. About 6 minutes.
 soak: setup-test
 	$(SWIFT) build $(SWIFT_FLAGS)
 	@set -e; fail=0; \

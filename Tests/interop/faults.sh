@@ -15,6 +15,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 if [ "$(id -u)" -ne 0 ]; then echo "faults: needs root for network namespaces"; exit 1; fi
 py="$VENV/bin/python"
+ccbin=${CC:-$(command -v cc || command -v gcc || command -v clang)}   # the Swift toolchain brings clang
 P1=${FAULT_SECONDS:-20}   # impaired seconds before the burst
 BURST=5                   # 100 % loss
 R=12                      # impaired seconds after the burst (recovery window)
@@ -46,7 +47,7 @@ if ip netns exec "$sw" tc qdisc add dev p2 root netem "${netem_args[@]}" 2>/dev/
   burst_off() { ip netns exec "$sw" tc qdisc change dev p2 root netem "${netem_args[@]}"; }
 else
   mode=impair
-  cc -O2 -Wall -o "$work/impair" "$here/impair.c"
+  "$ccbin" -O2 -Wall -o "$work/impair" "$here/impair.c"
   ip -n "$sw" link set p2 nomaster
   ip -n "$sw" link add q2 type veth peer name r2
   ip -n "$sw" link set r2 master br0 up

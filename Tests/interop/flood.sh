@@ -15,6 +15,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 if [ "$(id -u)" -ne 0 ]; then echo "flood: needs root for network namespaces"; exit 1; fi
 py="$VENV/bin/python"
+ccbin=${CC:-$(command -v cc || command -v gcc || command -v clang)}   # the Swift toolchain brings clang
 RATE=${FLOOD_RATE:-2000}
 F=${FLOOD_SECONDS:-6}
 # 20 ms as in media.sh: in `make test` the check must not depend on a loaded 2-core machine's scheduling (the
@@ -35,7 +36,7 @@ trap cleanup EXIT
 "$root/scripts/netns.sh" up "$pfx" 2 "$net"
 A=10.99.$net.1; B=10.99.$net.2
 nx() { local h=$1; shift; "$root/scripts/netns.sh" exec "$pfx" "$h" "$@"; }
-cc -O2 -Wall -o "$work/flood" "$here/flood.c"
+"$ccbin" -O2 -Wall -o "$work/flood" "$here/flood.c"
 
 pass=0; fail=0
 check() { local name=$1; shift; if "$@"; then pass=$((pass+1)); echo "ok - $name"; else fail=$((fail+1)); echo "not ok - $name"; fi; }
