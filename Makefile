@@ -7,7 +7,7 @@ BIN        := $(BUILD)/$(CONFIG)/inferno
 RUN_ARGS   ?= demo
 SWIFT_FLAGS := -c $(CONFIG) --scratch-path $(BUILD)
 
-.PHONY: all setup setup-test build run test test-unit test-interop install-alsa bench clean
+.PHONY: all setup setup-test build run test test-unit test-interop soak install-alsa bench clean
 
 all: build
 
@@ -39,6 +39,19 @@ test-interop:
 	  else echo "FAILED: $$t"; fail=$$((fail+1)); fi; \
 	done; \
 	echo "interop: $$pass passed, $$fail failed"; \
+	[ $$fail -eq 0 ]
+
+## make soak: the long reliability runs (root): 60 s of wire faults; 10,000 valid + 10,000 malformed datagrams per
+## second for 20 s at a receiver's ARC port, its transmitter's, and the receiver's mDNS responder (10 ms latency);
+## 100 kill -9 rounds of the crash-safe state test. About 6 minutes.
+soak: setup-test
+	$(SWIFT) build $(SWIFT_FLAGS)
+	@set -e; fail=0; \
+	for t in faults flood crashstate; do \
+	  echo "== soak: Tests/interop/$$t.sh"; \
+	  if FAULT_SECONDS=60 FLOOD_RATE=10000 FLOOD_SECONDS=20 FLOOD_LATENCY_MS=10 KILLS=100 INFERNO_BIN=$(abspath $(BIN)) VENV=$(abspath $(VENV)) \
+	     bash Tests/interop/$$t.sh; then :; else echo "FAILED: $$t"; fail=$$((fail+1)); fi; \
+	done; \
 	[ $$fail -eq 0 ]
 
 ## make bench [QUICK=1] [ROWS=5,6]: release build, then bench/bench.py (table + bench/results.json). About 15 min;

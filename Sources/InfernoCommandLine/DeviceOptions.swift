@@ -50,6 +50,8 @@ public struct DeviceOptions: ParsableArguments {
     public var mdns: String?
     @Option(name: .customLong("stats-seconds"), help: "Log the media counters every N seconds (INFERNO_STATS_SECONDS). Default 0: only at exit.")
     public var statsSeconds: String?
+    @Option(name: .customLong("allow-controllers"), help: "Only controllers in these IPv4 networks may change the device, e.g. 10.0.0.0/24,10.1.2.3 (INFERNO_ALLOW_CONTROLLERS). Reads stay open. Default: anyone.")
+    public var allowControllers: String?
     @Option(name: .customLong("audiosocket-listen"), help: "AudioSocket server for Asterisk: ADDR:PORT, [V6]:PORT, comma-separated for several (INFERNO_AUDIOSOCKET_LISTEN). Each call takes a free slot: TX and RX channels \"call N\".")
     public var audiosocketListen: String?
     @Option(name: .customLong("audiosocket-calls"), help: "Call slots, 1-128 (INFERNO_AUDIOSOCKET_CALLS). Default 4.")
@@ -66,6 +68,7 @@ public struct DeviceOptions: ParsableArguments {
             ("device-id", deviceID), ("sample-rate", sampleRate), ("encoding", encoding), ("latency-ms", latencyMs),
             ("tx-source", txSource), ("dither", dither), ("clock", clock), ("state-dir", stateDir), ("log-level", logLevel),
             ("shm", shm), ("shm-owner-fd", shmOwnerFD), ("fpp", fpp), ("stats-seconds", statsSeconds), ("mdns", mdns),
+            ("allow-controllers", allowControllers),
             ("audiosocket-listen", audiosocketListen), ("audiosocket-calls", audiosocketCalls),
             ("audiosocket-connect", audiosocketConnect.isEmpty ? nil : audiosocketConnect.joined(separator: " ")),
         ]

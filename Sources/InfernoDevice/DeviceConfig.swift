@@ -35,6 +35,8 @@ public struct DeviceConfig: Equatable, Sendable {
     public var statsSeconds: Int = 0
     /// `--mdns auto|embedded|avahi` (INFERNO_MDNS): who publishes and resolves the mDNS records.
     public var mdns: MDNSBackendChoice = .auto
+    /// `--allow-controllers CIDR[,…]` (INFERNO_ALLOW_CONTROLLERS): who may change the device; nil = anyone.
+    public var allowControllers: ControllerAllowList?
     /// `--shm-owner-fd N`: the read end of a pipe held by the process that started this device; when it closes
     /// (the owner closed its PCM or died) the device stops. Set by the ALSA plugin.
     public var shmOwnerFD: Int32?
@@ -128,6 +130,12 @@ public struct DeviceConfig: Equatable, Sendable {
         }
         if let (v, s) = value("fpp", "INFERNO_FPP") { c.fpp = try int(v, s, 1...256) }
         if let (v, s) = value("stats-seconds", "INFERNO_STATS_SECONDS") { c.statsSeconds = try int(v, s, 0...86400) }
+        if let (v, s) = value("allow-controllers", "INFERNO_ALLOW_CONTROLLERS") {
+            guard let list = ControllerAllowList(v) else {
+                throw ConfigError(setting: s, value: v, reason: "must be IPv4 networks A.B.C.D[/0-32], comma-separated")
+            }
+            c.allowControllers = list
+        }
         if let v = flags["shm-owner-fd"] {
             c.shmOwnerFD = Int32(try int(v, "--shm-owner-fd", 0...65535))
         }

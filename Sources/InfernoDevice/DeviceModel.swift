@@ -134,15 +134,38 @@ public struct DeviceModel: Sendable {
         public var request: ARCRequest
         public var response: [UInt8]?
         public var changes: DeviceChanges
+        /// The request would have changed the device but its sender may not (`handleARC(_:allowChanges:)`).
+        public var refused = false
     }
 
     /// Handles one datagram received on the ARC port. Malformed requests and stray responses get no reply
     /// (`nil`); the caller counts them.
-    public mutating func handleARC(_ bytes: [UInt8]) -> Outcome? {
+    ///
+    /// `allowChanges` false (the sender is outside `--allow-controllers`): requests that would change the device
+    /// (and the lock probe) are answered 0x0600, the status a locked Dante device gives, and change nothing;
+    /// `refused` is set. Reads are answered as usual.
+    public mutating func handleARC(_ bytes: [UInt8], allowChanges: Bool = true) -> Outcome? {
         guard let request = try? ARCRequest.decode(bytes) else { return nil }
+        if !allowChanges && Self.isChange(request.body) {
+            return Outcome(request: request, response: ARCResponse(answering: request, status: .locked, body: .empty).encode(),
+                           changes: [], refused: true)
+        }
         var changes: DeviceChanges = []
         let (status, body) = answer(request, changes: &changes)
         return Outcome(request: request, response: ARCResponse(answering: request, status: status, body: body).encode(), changes: changes)
+    }
+
+    /// Requests that change the device: renames, subscriptions, latency (and the empty-body lock probe, which asks
+    /// "may I write?").
+    public static func isChange(_ body: ARCRequestBody) -> Bool {
+        switch body {
+        case .setDeviceName, .settingsSet, .setTxChannelNames, .setRxChannelNames, .subscribe, .subscriptionModify,
+             .bulkUnsubscribe:
+            return true
+        case .channelCounts, .deviceName, .deviceInfo, .settingsQuery, .txChannels, .txChannelNames, .rxChannels,
+             .txFlows, .rxFlows, .portRanges, .other:
+            return false
+        }
     }
 
     mutating func answer(_ request: ARCRequest, changes: inout DeviceChanges) -> (ResultCode, ARCResponseBody) {

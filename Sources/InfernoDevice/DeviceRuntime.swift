@@ -48,6 +48,10 @@ public final class DeviceRuntime: @unchecked Sendable {
     public let tx: TxEngine
     public let rx: RxEngine
     public private(set) var counters = Counters()
+    /// Control requests refused because their sender is outside `--allow-controllers` (touched only on `loop`).
+    lazy var refusals = RefusalLog(logger: log)
+    /// Per-source limit on ARC replies (anti-amplification; touched only on `loop`).
+    var arcReplyLimiter = DNSRateLimiter(config: .controlReplies)
     /// Called on the event loop with the current names after the device or a channel was renamed (by a
     /// controller or after an mDNS name conflict). Set it before `start()`.
     public var onNamesChanged: (@Sendable (Names) -> Void)?
@@ -61,6 +65,23 @@ public final class DeviceRuntime: @unchecked Sendable {
         public var arcRequests = 0, arcMalformed = 0
         public var cmcRequests = 0, cmcMalformed = 0
         public var conmonRequests = 0, conmonMalformed = 0
+        /// ARC, conmon and flow-control requests refused by `--allow-controllers`.
+        public var refused = 0
+        /// ARC replies not sent: their destination was over its per-source reply limit.
+        public var arcRateLimited = 0
+    }
+
+    /// May the sender of a request change the device (`--allow-controllers`)? The device's own address always may:
+    /// its subscriber asks its own flow-control port when a controller patches it to itself.
+    func mayChange(_ from: SocketAddress) -> Bool {
+        guard let list = config.allowControllers else { return true }
+        if case .v4(let a) = from, UInt32(bigEndian: a.address.sin_addr.s_addr) == interface.address { return true }
+        return list.allows(from)
+    }
+
+    func refuse(_ what: @autoclosure () -> String, from: SocketAddress) {
+        counters.refused += 1
+        refusals.refused(what(), from: from)
     }
 
     static let conmonGroup = "224.0.0.231"
@@ -165,7 +186,12 @@ public final class DeviceRuntime: @unchecked Sendable {
                 handleConmon(ep, b, from)
             }
             flowControl = try bind(host, ports.flowControl, what: "flow control") { [unowned self] ep, b, from in
-                flowServer.handle(b, from: from) { ep.send($0, to: from) }
+                if mayChange(from) {
+                    flowServer.handle(b, from: from) { ep.send($0, to: from) }
+                } else if let r = FlowControlServer.refusal(b) {
+                    refuse("flow request", from: from)
+                    ep.send(r, to: from)
+                }
             }
             flowClient = try bind(host, 0, what: "flow client") { [unowned self] _, b, _ in subscriber.flowResponse(b) }
             try startMDNS()
@@ -208,6 +234,7 @@ public final class DeviceRuntime: @unchecked Sendable {
                 let every = Int64(self.config.statsSeconds)
                 self.statsTask = self.loop.scheduleRepeatedTask(initialDelay: .seconds(every), delay: .seconds(every)) { _ in
                     self.log.info("media totals: \(self.mediaTotalsText)")
+                    self.log.info("control totals: \(self.controlTotalsText)")
                 }
             }
         }.wait()
@@ -278,6 +305,7 @@ public final class DeviceRuntime: @unchecked Sendable {
         stopHooks = []
         log.info("media totals: \(mediaTotalsText)")
         _ = try? loop.submit {
+            self.log.info("control totals: \(self.controlTotalsText)")
             self.statsTask?.cancel()
             self.heartbeatTask?.cancel()
             self.mediaTask?.cancel()
@@ -366,7 +394,7 @@ public final class DeviceRuntime: @unchecked Sendable {
                             txDropouts: tx.stats.dropouts.load(ordering: .relaxed),
                             rxPackets: 0, rxLate: 0, rxOutOfWindow: 0, rxMalformed: 0)
         s.txNoClock = tx.stats.noClockLoops.load(ordering: .relaxed)
-        for f in rx.flowStats {
+        for f in rx.flowStats + [rx.retired] {
             s.rxPackets += f.packets.load(ordering: .relaxed)
             s.rxLate += f.late.load(ordering: .relaxed)
             s.rxOutOfWindow += f.outOfWindow.load(ordering: .relaxed)
@@ -385,6 +413,12 @@ public final class DeviceRuntime: @unchecked Sendable {
     var mediaTotalsText: String {
         let m = mediaStatus
         return "tx packets \(m.txPackets), tx dropouts \(m.txDropouts), tx waits without clock \(m.txNoClock), flow requests refused \(m.flowRequestsRefused), malformed \(m.flowRequestsMalformed); rx packets \(m.rxPackets), late \(m.rxLate), out-of-window \(m.rxOutOfWindow), malformed \(m.rxMalformed), foreign \(m.rxForeign); monotonic ns \(monotonicNow())"
+    }
+
+    /// Control-plane counters (read on `loop`).
+    var controlTotalsText: String {
+        let c = counters
+        return "ARC requests \(c.arcRequests), malformed \(c.arcMalformed), replies over the per-source limit \(c.arcRateLimited); mDNS unicast answers over the limit \((mdns as? MDNSServer)?.rateLimited ?? 0); CMC \(c.cmcRequests), malformed \(c.cmcMalformed); conmon \(c.conmonRequests), malformed \(c.conmonMalformed); refused by --allow-controllers \(c.refused)"
     }
 
     // MARK: state derived from the model
@@ -417,16 +451,28 @@ public final class DeviceRuntime: @unchecked Sendable {
     // MARK: ARC
 
     func handleARC(_ ep: UDPEndpoint, _ bytes: [UInt8], _ from: SocketAddress) {
-        guard let out = model.handleARC(bytes) else { counters.arcMalformed += 1; return }
+        guard let out = model.handleARC(bytes, allowChanges: mayChange(from)) else { counters.arcMalformed += 1; return }
         counters.arcRequests += 1
+        if out.refused {
+            refuse(String(format: "ARC 0x%04x", out.request.body.opcode), from: from)
+        }
         log.trace("ARC from \(from.ipAddress ?? "?"): \(out.request)")
-        if let response = out.response { ep.send(response, to: from) }
-        apply(out.changes)
+        // A change is on disk before the controller hears "done": a crash after the reply cannot lose it.
+        if !out.changes.isEmpty { persist() }
+        if let response = out.response {
+            let src: UInt64 = if case .v4(let a) = from { DNSRateLimiter.key(ipv4: UInt32(bigEndian: a.address.sin_addr.s_addr)) } else { 0 }
+            if arcReplyLimiter.decide(source: src, now: UInt64(max(0, monotonicNow()))) == .answer {
+                ep.send(response, to: from)
+            } else {
+                counters.arcRateLimited += 1
+            }
+        }
+        apply(out.changes, persisted: true)
     }
 
-    func apply(_ changes: DeviceChanges) {
+    func apply(_ changes: DeviceChanges, persisted: Bool = false) {
         guard !changes.isEmpty else { return }
-        persist()
+        if !persisted { persist() }
         if !changes.intersection([.name, .txNames, .settings]).isEmpty {
             mdns.update(zone: advertisement.zone)
         }
@@ -489,6 +535,10 @@ public final class DeviceRuntime: @unchecked Sendable {
     func handleConmon(_ ep: UDPEndpoint, _ bytes: [UInt8], _ from: SocketAddress) {
         guard let packet = try? ConmonPacket.decode(bytes) else { counters.conmonMalformed += 1; return }
         counters.conmonRequests += 1
+        if !mayChange(from), let what = Self.conmonChange(packet.message) {
+            refuse("conmon \(what)", from: from)
+            return
+        }
         switch packet.message {
         case .boardInfoQuery: sendConmon(.boardInfo(boardInfo))
         case .productInfoQuery: sendConmon(.productInfo(productInfo))
@@ -515,6 +565,17 @@ public final class DeviceRuntime: @unchecked Sendable {
             sendConmon(.rebootAck(argument: 0))
         default:
             break
+        }
+    }
+
+    /// What a conmon message would change, nil for queries and probes.
+    static func conmonChange(_ m: ConmonMessage) -> String? {
+        switch m {
+        case .setSampleRate(let s) where s.presence != 0: return "sample rate change"
+        case .setEncoding(let s) where s.presence != 0: return "encoding change"
+        case .interfaceConfig(let r) where !r.isProbe: return "interface change"
+        case .reboot: return "reboot"
+        default: return nil
         }
     }
 

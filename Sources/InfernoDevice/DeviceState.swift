@@ -58,6 +58,7 @@ public struct StateStore: Sendable {
 
     public func load() -> LoadResult {
         let fm = FileManager.default
+        removeStaleTemporaries()
         guard fm.fileExists(atPath: path) else { return LoadResult(state: DeviceState(), warning: nil) }
         do {
             let data = try Data(contentsOf: URL(fileURLWithPath: path))
@@ -70,6 +71,17 @@ public struct StateStore: Sendable {
             try? fm.moveItem(atPath: path, toPath: aside)
             return LoadResult(state: DeviceState(),
                               warning: "state file \(path) is unreadable (\(error)); moved to \(aside), starting from defaults")
+        }
+    }
+
+    /// A process killed in the middle of `save` leaves `<file>.tmp-<pid>` behind (the state file itself is intact:
+    /// the rename never happened). Those of processes that no longer exist are removed.
+    func removeStaleTemporaries() {
+        let prefix = deviceID.description + ".json.tmp-"
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
+        for name in names where name.hasPrefix(prefix) {
+            guard let pid = Int32(name.dropFirst(prefix.count)) else { continue }
+            if pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH { unlink(directory + "/" + name) }
         }
     }
 

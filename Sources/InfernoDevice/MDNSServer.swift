@@ -17,6 +17,9 @@ public final class MDNSServer: @unchecked Sendable {
     private var stopped = false
     public private(set) var malformed = 0
     public private(set) var answered = 0
+    /// Unicast answers not sent because their destination was over its per-source limit.
+    public private(set) var rateLimited = 0
+    var replyLimiter = DNSRateLimiter(config: .controlReplies)
     /// Called on the event loop when another host answers for one of our names with other data (RFC 6762 §9),
     /// e.g. our probe was answered; the owner picks a new name and calls `update(zone:)`.
     let onConflict: (@Sendable () -> Void)?
@@ -119,10 +122,19 @@ public final class MDNSServer: @unchecked Sendable {
             return
         }
         guard let reply = responder.respond(to: query, sourcePort: UInt16(from.port ?? 0)) else { return }
-        answered += 1
         switch reply.destination {
-        case .unicast: for part in responder.split(reply.message) { endpoint.send(part.encode(), to: from) }
-        case .multicast: sendMulticast(reply.message)
+        case .unicast:
+            // Unicast answers go wherever the query says it came from: limited per source, so a forged source
+            // cannot turn the responder into an amplifier (multicast answers only reach the link).
+            guard replyLimiter.decide(source: DNSRateLimiter.key(ipv4: src), now: UInt64(max(0, monotonicNow()))) == .answer else {
+                rateLimited += 1
+                return
+            }
+            answered += 1
+            for part in responder.split(reply.message) { endpoint.send(part.encode(), to: from) }
+        case .multicast:
+            answered += 1
+            sendMulticast(reply.message)
         }
     }
 }

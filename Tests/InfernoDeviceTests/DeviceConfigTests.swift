@@ -1,4 +1,6 @@
 import Testing
+import InfernoProtocol
+import NIOCore
 @testable import InfernoDevice
 
 @Suite struct DeviceConfigTests {
@@ -98,5 +100,36 @@ import Testing
         #expect(message(["audiosocket-listen": "127.0.0.1:9092", "audiosocket-calls": "128", "tx": "500"])?.contains("512") == true)
         #expect(message(["audiosocket-listen": "no-such-host.invalid:9092"])?.contains("cannot be resolved") == true)
         for m in [message(["audiosocket-listen": "x"]), message(["audiosocket-connect": "y"])] { #expect(m?.contains("\n") == false) }
+    }
+
+    @Test func allowControllers() throws {
+        let c = try DeviceConfig.resolve(flags: ["allow-controllers": "10.99.1.0/24, 127.0.0.1"], environment: [:])
+        let list = try #require(c.allowControllers)
+        #expect(list.allows(parseIPv4("10.99.1.77")!) && list.allows(parseIPv4("127.0.0.1")!))
+        #expect(!list.allows(parseIPv4("10.99.2.1")!) && !list.allows(parseIPv4("127.0.0.2")!))
+        #expect(list.description == "10.99.1.0/24,127.0.0.1/32")
+        let env = try DeviceConfig.resolve(flags: [:], environment: ["INFERNO_ALLOW_CONTROLLERS": "0.0.0.0/0"])
+        #expect(env.allowControllers?.allows(parseIPv4("192.0.2.1")!) == true)
+        #expect(try DeviceConfig.resolve(flags: [:], environment: [:]).allowControllers == nil)
+        for bad in ["10.0.0.0/33", "10.0.0", "x", "10.0.0.1,", "10.0.0.1/"] {
+            #expect(throws: ConfigError.self) { try DeviceConfig.resolve(flags: ["allow-controllers": bad], environment: [:]) }
+        }
+        do { _ = try DeviceConfig.resolve(flags: [:], environment: ["INFERNO_ALLOW_CONTROLLERS": "nope"]) } catch {
+            #expect(error.description.hasPrefix("--allow-controllers (INFERNO_ALLOW_CONTROLLERS)"))
+        }
+    }
+
+    /// A flow request from a sender outside `--allow-controllers` is answered 0x0022 with its own ids and opens
+    /// nothing; anything that is not a request, update or stop gets no answer.
+    @Test func flowRequestRefusal() throws {
+        let req = FlowRequest(protocolID: 0x1102, transactionID: 77, receiverName: "rx", sampleRate: 48000, bitsPerSample: 24,
+                              channels: [1], framesPerPacket: 32, flowName: "0_1", receiverIPv4: 0x0A00_0002, receiverPort: 40000)
+        let r = try FlowResponse.decode(try #require(FlowControlServer.refusal(req.encode())))
+        #expect(r.status == .error && r.transactionID == 77 && r.opcode == FlowOpcode.request && r.handle == nil)
+        #expect(FlowControlServer.refusal([0x11, 0x02, 0x00]) == nil)
+        let list = try #require(ControllerAllowList("10.0.0.0/8"))
+        #expect(list.allows(try SocketAddress(ipAddress: "10.1.2.3", port: 4440)))
+        #expect(!list.allows(try SocketAddress(ipAddress: "11.0.0.1", port: 4440)))
+        #expect(!list.allows(try SocketAddress(ipAddress: "::1", port: 4440)))
     }
 }

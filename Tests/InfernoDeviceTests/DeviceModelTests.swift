@@ -162,6 +162,38 @@ import Testing
         }
         #expect(m.rx.count == 20 && m.tx.count == 40)
     }
+
+    /// `--allow-controllers`: a sender outside the list reads everything but every change is answered 0x0600
+    /// (a locked device's status) and leaves the model as it was.
+    @Test func disallowedControllerReadsButCannotChange() throws {
+        var m = model()
+        let before = m.state
+        func askAs(_ body: ARCRequestBody) throws -> (ARCResponse, DeviceModel.Outcome) {
+            let reply = m.handleARC(ARCRequest(protocolID: 0x2729, transactionID: 7, body: body).encode(), allowChanges: false)
+            let out = try #require(reply)
+            return (try ARCResponse.decode(try #require(out.response)), out)
+        }
+        let writes: [ARCRequestBody] = [
+            .setDeviceName("evil"),
+            .setTxChannelNames(ARCChannelRename(names: [ARCChannelName(channel: 1, name: "X")])),
+            .setRxChannelNames(ARCChannelRename(names: [ARCChannelName(channel: 1, name: "X")])),
+            .subscribe(ARCSubscriptionRequest(records: [.init(rxChannel: 1, txChannel: "01", txDevice: "a")])),
+            .bulkUnsubscribe([1]),
+            .settingsSet(nil),
+        ]
+        for w in writes {
+            let (r, out) = try askAs(w)
+            #expect(r.status == .locked && out.refused && out.changes.isEmpty, "\(w)")
+        }
+        #expect(m.state == before && m.name == "studio")
+        for read: ARCRequestBody in [.deviceName, .channelCounts, .rxChannels(ARCPageRequest(start: 1)),
+                                     .txChannelNames(ARCPageRequest(start: 1))] {
+            let (r, out) = try askAs(read)
+            #expect((r.status == .success || r.status == .morePages) && !out.refused, "\(read)")
+        }
+        // Allowed senders change it as before.
+        #expect(try ask(&m, .setDeviceName("stage")).0.status == .success && m.name == "stage")
+    }
 }
 
 func hexBytes(_ s: String) -> [UInt8] {

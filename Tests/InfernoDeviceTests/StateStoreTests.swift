@@ -42,6 +42,23 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir).count == 2)
     }
 
+    /// A save cut short by kill -9 leaves a temporary file and the old state: the old state loads and the
+    /// temporary of the dead process is removed (one of a live process, here our own, is left alone).
+    @Test func interruptedSaveLeavesOldStateAndStaleTemporaryIsRemoved() throws {
+        let dir = tempDir()
+        let store = StateStore(directory: dir, deviceID: id)
+        var s = DeviceState()
+        s.name = "old"
+        try store.save(s)
+        // A pid far above pid_max (4,194,304 at most on Linux) cannot be alive.
+        try Data("{\"name\": \"ne".utf8).write(to: URL(fileURLWithPath: store.path + ".tmp-99999999"))
+        try Data("{".utf8).write(to: URL(fileURLWithPath: store.path + ".tmp-\(getpid())"))
+        let r = store.load()
+        #expect(r.warning == nil && r.state.name == "old")
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir).sorted()
+        #expect(files == ["001dc1fffe5279b6.json", "001dc1fffe5279b6.json.tmp-\(getpid())"])
+    }
+
     @Test func defaultDirectoryFollowsXDG() {
         #expect(StateStore.defaultDirectory(environment: ["XDG_STATE_HOME": "/x"]) == "/x/inferno")
         #expect(StateStore.defaultDirectory(environment: ["HOME": "/home/u"]) == "/home/u/.local/state/inferno")

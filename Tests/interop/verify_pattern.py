@@ -22,6 +22,14 @@ ap.add_argument("--rate", type=int, default=48000)
 ap.add_argument("--segments", action="store_true",
                 help="recovery mode: every frame must be all-zero (a gap) or the pattern at first-frame-time + k")
 ap.add_argument("--restart-ns", type=int, help="with --segments: CLOCK_TAI ns when the transmitter restarted")
+ap.add_argument("--holes", action="store_true",
+                help="fault mode, per sample: each is the pattern at first-frame-time + k or exactly zero (a hole); "
+                     "needs numpy")
+ap.add_argument("--burst-start-ns", type=int,
+                help="with --holes: CLOCK_TAI ns when a total outage began; reports the holes before it")
+ap.add_argument("--burst-end-ns", type=int,
+                help="with --holes: CLOCK_TAI ns when a total outage ended; reports when every channel carried "
+                     "the pattern again")
 a = ap.parse_args()
 
 data = open(a.file, "rb").read()
@@ -45,6 +53,57 @@ def pattern(c, t):
 
 def u(x):
     return x & 0xFFFFFFFF
+
+if a.holes:
+    import numpy as np
+    allx = np.frombuffer(data[:frames * n * 4], dtype="<u4").reshape(frames, n)
+    good_rows = np.zeros(frames, dtype=bool)
+    zero_rows = np.zeros(frames, dtype=bool)
+    good_count = np.zeros(frames, dtype=np.int32)   # per frame, channels carrying the pattern
+    zero_count = np.zeros(frames, dtype=np.int32)   # per frame, channels that are holes (zero, not a pattern zero)
+    bad_total, first_bad, holes_total, pattern_zeros = 0, None, 0, 0
+    step = 4 * a.rate
+    for lo in range(0, frames, step):
+        x = allx[lo:lo + step].astype(np.int64)
+        t = a.first_frame_time + lo + np.arange(len(x), dtype=np.int64)
+        want = np.stack([((t * (2 * c - 1) + (c - 1) * 65536) & 0xFFFFFF) << 8 for c in tx], axis=1) & mask
+        good = x == want
+        zero = x == 0
+        bad = ~(good | zero)
+        good_rows[lo:lo + len(x)] = good.all(axis=1)
+        zero_rows[lo:lo + len(x)] = zero.all(axis=1)
+        good_count[lo:lo + len(x)] = good.sum(axis=1)
+        holes = zero & ~good   # a pattern value that happens to be 0 is not a hole
+        zero_count[lo:lo + len(x)] = holes.sum(axis=1)
+        holes_total += int(holes.sum())
+        pattern_zeros += int((zero & good).sum())   # a hole there cannot be told from the pattern
+        if bad.any():
+            bad_total += int(bad.sum())
+            if first_bad is None:
+                k, ch = map(int, np.argwhere(bad)[0])
+                first_bad = {"frame": lo + k, "channel": ch + 1, "got": int(x[k, ch]), "want": int(want[k, ch])}
+    # The recording starts with silence until the first packets arrive: holes are counted from the first good frame.
+    first = int(np.argmax(good_rows)) if good_rows.any() else frames
+    hole_samples = int(zero_count[first:].sum())
+    out = {"frames": frames, "first_good_frame": first, "bad_samples": bad_total,
+           "good_samples": int(good_count[first:].sum()), "hole_samples": hole_samples,
+           "hole_fraction": hole_samples / max(1, (frames - first) * n),
+           "all_zero_frames_after_first": int(zero_rows[first:].sum()), "first_bad": first_bad,
+           "hole_samples_total": holes_total, "pattern_zero_samples": pattern_zeros}
+    if a.burst_start_ns is not None:
+        b0 = max(first, min(frames, a.burst_start_ns * a.rate // 1_000_000_000 - a.first_frame_time))
+        out["hole_fraction_before_burst"] = float(zero_count[first:b0].sum() / max(1, (b0 - first) * n))
+    if a.burst_end_ns is not None:
+        end = a.burst_end_ns * a.rate // 1_000_000_000 - a.first_frame_time
+        out["burst_end_frame"] = int(end)
+        after = np.nonzero(good_rows[max(0, end):])[0]
+        out["recovered_after_s"] = float(after[0] / a.rate) if len(after) and 0 <= end < frames else None
+        # The outage itself: all-zero frames in the 10 s before the burst end (a 5 s burst leaves about 5 s).
+        out["silent_s_before_burst_end"] = float(zero_rows[max(0, end - 10 * a.rate):max(0, end)].sum() / a.rate)
+    ok = bad_total == 0 and first < frames
+    out["ok"] = ok
+    print(json.dumps(out))
+    sys.exit(0 if ok else 1)
 
 if a.segments:
     ref = a.first_frame_time

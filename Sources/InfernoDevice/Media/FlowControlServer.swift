@@ -39,6 +39,21 @@ final class FlowControlServer: @unchecked Sendable {
         if let r = out.response { served += 1; reply(r.encode()) }
     }
 
+    /// The answer to a flow request whose sender may not change the device (`--allow-controllers`): status 0x0022
+    /// for requests, updates and stops; nil for anything else (nothing is answered).
+    static func refusal(_ bytes: [UInt8]) -> [UInt8]? {
+        switch try? FlowControlPacket.decode(bytes) {
+        case .request(let r)?:
+            return FlowResponse(protocolID: r.protocolID, transactionID: r.transactionID, opcode: FlowOpcode.request, status: .error).encode()
+        case .update(let u)?:
+            return FlowResponse(protocolID: u.protocolID, transactionID: u.transactionID, opcode: FlowOpcode.update, status: .error).encode()
+        case .stop(let s)?:
+            return FlowResponse(protocolID: s.protocolID, transactionID: s.transactionID, opcode: FlowOpcode.stop, status: .error).encode()
+        default:
+            return nil
+        }
+    }
+
     func perform(_ action: TxFlowTable.Action) {
         switch action {
         case .start(let f):

@@ -76,6 +76,9 @@ public final class RxEngine: @unchecked Sendable {
     /// Playout latency per RX channel, samples (set by the subscriber, read by consumers and the engine).
     public let latency: UnsafeMutablePointer<Atomic<Int64>>
     public let flowStats: [FlowStats]
+    /// The counters of flows that were replaced (a flow slot's stats restart at zero when it is reused), so totals
+    /// over the engine's life are `retired` + every slot's (control side only; `DeviceRuntime.mediaStatus`).
+    public let retired = FlowStats()
     public private(set) var realtime = false
     let clock: MediaClockSource
     private(set) var rate: UInt32
@@ -172,7 +175,14 @@ public final class RxEngine: @unchecked Sendable {
     /// Starts receiving on `fd` (bound, non-blocking) as flow `flow` with `slots` channel slots; only datagrams
     /// from IPv4 `source` (host order; 0 = any) are accepted.
     public func addFlow(_ flow: Int, fd: Int32, encoding: PCMEncoding, slots: Int, source: UInt32 = 0) {
-        flowStats[flow].reset()
+        let old = flowStats[flow]
+        func fold(_ from: borrowing Atomic<UInt64>, into to: borrowing Atomic<UInt64>) {
+            to.add(from.load(ordering: .relaxed), ordering: .relaxed)
+        }
+        fold(old.packets, into: retired.packets); fold(old.late, into: retired.late)
+        fold(old.outOfWindow, into: retired.outOfWindow); fold(old.malformed, into: retired.malformed)
+        fold(old.noClock, into: retired.noClock); fold(old.foreign, into: retired.foreign)
+        old.reset()
         var c = Command(kind: .add)
         c.source = source
         c.flow = Int32(flow); c.fd = fd; c.bytesPerSample = Int32(encoding.bytesPerSample); c.slots = Int32(slots)
