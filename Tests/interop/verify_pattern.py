@@ -19,9 +19,6 @@ ap.add_argument("--first-frame-time", type=int)
 ap.add_argument("--tx-channels", help="TX channel feeding each recorded channel (default 1..N)")
 ap.add_argument("--min-seconds", type=float, default=1.0)
 ap.add_argument("--rate", type=int, default=48000)
-ap.add_argument("--segments", action="store_true",
-                help="recovery mode: every frame must be all-zero (a gap) or the pattern at first-frame-time + k")
-ap.add_argument("--restart-ns", type=int, help="with --segments: CLOCK_TAI ns when the transmitter restarted")
 ap.add_argument("--holes", action="store_true",
                 help="fault mode, per sample: each is the pattern at first-frame-time + k or exactly zero (a hole); "
                      "needs numpy")
@@ -104,36 +101,6 @@ if a.holes:
     out["ok"] = ok
     print(json.dumps(out))
     sys.exit(0 if ok else 1)
-
-if a.segments:
-    ref = a.first_frame_time
-    state, gaps, bad, first_good = [], 0, 0, None
-    classes = []
-    for k in range(frames):
-        row = [u(samples[k * n + ch]) for ch in range(n)]
-        if all(v == 0 for v in row):
-            classes.append("z")
-        elif all(row[ch] & mask == pattern(tx[ch], ref + k) & mask and not row[ch] & ~mask & 0xFFFFFFFF for ch in range(n)):
-            classes.append("g")
-        else:
-            classes.append("b")
-    runs = []
-    for k, c in enumerate(classes):
-        if runs and runs[-1][0] == c:
-            runs[-1][2] = k + 1
-        else:
-            runs.append([c, k, k + 1])
-    bad = sum(e - b for c, b, e in runs if c == "b")
-    resumed = None
-    if a.restart_ns is not None:
-        restart = a.restart_ns * a.rate // 1_000_000_000
-        # The first run of good frames that starts after the outage began (the restart comes 2+ s after it).
-        later = [r for r in runs if r[0] == "g" and ref + r[1] > restart - a.rate]
-        if later and later[0][1] > 0:
-            resumed = (ref + later[0][1] - restart) / a.rate
-    print(json.dumps({"runs": [(c, b, e) for c, b, e in runs][:20], "bad_frames": bad, "ok": bad == 0,
-                      "resumed_after_s": resumed}))
-    sys.exit(0 if bad == 0 else 1)
 
 # Lock: first frame from which every channel follows the pattern for 8 frames.
 locked = None
