@@ -35,6 +35,7 @@ public func fuzzInitialize(_ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMut
         exit(2)
     }
     selected = t
+    atexit { rmdir(stateDirectory) }   // the state target's scratch directory (emptied after every input)
     if let dir = env["FUZZ_WRITE_SEEDS"] {
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         for (i, s) in t.seeds().enumerated() {
