@@ -1,5 +1,5 @@
 // Kept in its own file (no imports) so the fuzz build can compile the state-file loader (DeviceState.swift)
-// without the rest of InfernoDevice: see Tests/fuzz/README.md.
+// without the rest of InfernoDevice: see README.md, "Fuzzing and sanitizers".
 
 /// The 8-byte Dante device id (TXT `id`, CMC, conmon header, state key).
 public struct DeviceID: Hashable, Sendable, CustomStringConvertible {

@@ -1,4 +1,4 @@
-// libFuzzer entry points of `inferno-fuzz`, the one fuzz executable that holds every target (Tests/fuzz/README.md).
+// libFuzzer entry points of `inferno-fuzz`, the one fuzz executable that holds every target (README.md, "Fuzzing and sanitizers").
 // Built by `make fuzz-build` with `swiftc -sanitize=fuzzer`; the target is chosen with FUZZ_TARGET=<name>.
 // FUZZ_WRITE_SEEDS=<dir> writes the target's generated valid messages into <dir> and exits (`make fuzz-seeds`).
 import Foundation
