@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # make test-sanitize: the unit tests under AddressSanitizer and under ThreadSanitizer (own scratch paths), then
 # interop scripts with the sanitized `inferno` binaries, with a one-line summary per stage.
-#   scripts/test-sanitize.sh SWIFT VENV [INTEROP_SCRIPT...]
+#   ASAN_INTEROP="script…" TSAN_INTEROP="script…" scripts/test-sanitize.sh SWIFT VENV
 # Sanitizer reports of the interop runs go to files (log_path) because the scripts keep device output in temp
 # directories they delete; any report fails the stage. TSan runs get scripts/sanitize/swift-mutex-tsan.c
 # preloaded (it makes the Swift runtime's Mutex visible to TSan; see the file). Suppressions:
 # scripts/sanitize/tsan.supp (third-party/runtime false positives only, each with its reason).
 set -u
-swift=$1; venv=$2; shift 2
-interop=("$@")
+swift=$1; venv=$2
+read -r -a asan_interop <<<"${ASAN_INTEROP:-}"
+read -r -a tsan_interop <<<"${TSAN_INTEROP:-}"
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 summary=()
@@ -84,8 +85,10 @@ mkdir -p .build-tsan
 "${CLANG:-clang}" -O1 -shared -fPIC -o .build-tsan/swift-mutex-tsan.so scripts/sanitize/swift-mutex-tsan.c -ldl || exit 1
 stage "unit tests, AddressSanitizer (.build-asan)" unit address .build-asan
 stage "unit tests, ThreadSanitizer (.build-tsan)" unit thread .build-tsan
-for s in "${interop[@]}"; do
+for s in "${asan_interop[@]}"; do
     stage "$(basename "$s") with inferno built with ASan" interop_run address .build-asan "$s"
+done
+for s in "${tsan_interop[@]}"; do
     stage "$(basename "$s") with inferno built with TSan" interop_run thread .build-tsan "$s"
 done
 echo
