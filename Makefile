@@ -7,7 +7,8 @@ BIN        := $(BUILD)/$(CONFIG)/inferno
 RUN_ARGS   ?= demo
 SWIFT_FLAGS := -c $(CONFIG) --scratch-path $(BUILD)
 
-.PHONY: all setup setup-test build run test test-unit test-interop soak install-alsa bench clean
+.PHONY: all setup setup-test build run test test-unit test-interop soak install-alsa bench clean \
+        fuzz fuzz-build fuzz-smoke fuzz-seeds test-sanitize
 
 all: build
 
@@ -28,6 +29,7 @@ run: build
 test: setup-test
 	$(SWIFT) build $(SWIFT_FLAGS) --build-tests
 	$(SWIFT) test $(SWIFT_FLAGS) --skip-build
+	@$(MAKE) --no-print-directory fuzz-smoke
 	@$(MAKE) --no-print-directory test-interop
 
 test-interop:
@@ -82,5 +84,52 @@ install-alsa: build
 	 echo "installed $$plugdir/libasound_module_pcm_inferno.so and $$bindir/inferno" && \
 	 if [ -n "$(PREFIX)" ]; then echo "ALSA_PLUGIN_DIR=$$plugdir (export it so alsa-lib finds the plugin)"; fi
 
+## Fuzzing (README "Fuzzing and sanitizers"): one libFuzzer executable, every target inside, chosen by FUZZ_TARGET.
+## It is built with swiftc directly (not SwiftPM) from InfernoProtocol plus the few files of InfernoAoDNS and
+## InfernoDevice that hold the AoDNS record decoders and the state-file loader, so it builds in about a minute.
+SWIFTC           ?= swiftc
+FUZZ_DIR         := .build-fuzz
+FUZZ_BIN         := $(FUZZ_DIR)/inferno-fuzz
+FUZZ_SECONDS     ?= 60
+FUZZ_JOBS        ?= 2
+FUZZ_SMOKE_SECONDS ?= 10
+FUZZ_TARGETS     ?=
+FUZZ_PROTO_SRC   := $(wildcard Sources/InfernoProtocol/*.swift)
+FUZZ_EXTRA_SRC   := Sources/InfernoAoDNS/AoDNSFormat.swift Sources/InfernoAoDNS/Zlib.swift \
+                    Sources/InfernoDevice/DeviceState.swift Sources/InfernoDevice/DeviceID.swift
+FUZZ_SRC         := $(wildcard Tests/fuzz/*.swift)
+
+$(FUZZ_DIR)/obj/InfernoProtocol.o: $(FUZZ_PROTO_SRC)
+	@mkdir -p $(FUZZ_DIR)/obj
+	$(SWIFTC) -parse-as-library -module-name InfernoProtocol -sanitize=fuzzer -O -wmo \
+	  -emit-module -emit-module-path $(FUZZ_DIR)/obj/InfernoProtocol.swiftmodule -c $(FUZZ_PROTO_SRC) -o $@
+
+$(FUZZ_BIN): $(FUZZ_DIR)/obj/InfernoProtocol.o $(FUZZ_SRC) $(FUZZ_EXTRA_SRC)
+	$(SWIFTC) -parse-as-library -module-name InfernoFuzz -sanitize=fuzzer -O -I $(FUZZ_DIR)/obj -I Sources/CZlib \
+	  $(FUZZ_SRC) $(FUZZ_EXTRA_SRC) $(FUZZ_DIR)/obj/InfernoProtocol.o -lz -o $@
+
+fuzz-build: $(FUZZ_BIN)
+
+## make fuzz [FUZZ_SECONDS=60] [FUZZ_JOBS=2] [FUZZ_TARGETS="arc dns"]: every target for FUZZ_SECONDS, one line each.
+fuzz: setup fuzz-build
+	@bash scripts/fuzz.sh $(abspath $(FUZZ_BIN)) $(FUZZ_SECONDS) $(FUZZ_JOBS) $(FUZZ_TARGETS)
+
+## The short run `make test` does: every target FUZZ_SMOKE_SECONDS, two at a time.
+fuzz-smoke: fuzz-build
+	@bash scripts/fuzz.sh $(abspath $(FUZZ_BIN)) $(FUZZ_SMOKE_SECONDS) 2 $(FUZZ_TARGETS)
+
+## Regenerates the committed seed corpus Tests/fuzz/corpus (generated valid messages + captured packets).
+fuzz-seeds: fuzz-build
+	@bash scripts/fuzz-seeds.sh $(abspath $(FUZZ_BIN))
+
+## make test-sanitize: unit tests under AddressSanitizer and ThreadSanitizer (scratch paths .build-asan,
+## .build-tsan), then interop scripts with the sanitized inferno. Not part of `make test` (slow). audiosocket.sh
+## is TSan-only: under ASan its memory-growth check sees ASan's quarantine, not a leak.
+SANITIZE_INTEROP_ASAN ?= Tests/interop/media.sh
+SANITIZE_INTEROP_TSAN ?= Tests/interop/media.sh Tests/interop/audiosocket.sh
+test-sanitize: setup-test
+	@ASAN_INTEROP="$(SANITIZE_INTEROP_ASAN)" TSAN_INTEROP="$(SANITIZE_INTEROP_TSAN)" \
+	  bash scripts/test-sanitize.sh "$(SWIFT)" $(abspath $(VENV))
+
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(FUZZ_DIR)

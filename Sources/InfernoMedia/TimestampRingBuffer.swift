@@ -9,15 +9,17 @@ import Synchronization
 /// * Writes may arrive out of order. A frame is published with a seqlock-style protocol (tag invalidated, data
 ///   written, tag set with release ordering); the reader re-checks the tag after copying, so a frame being
 ///   overwritten concurrently reads as zeros, never torn.
-/// * The sample copy itself is a plain (non-atomic) memory access racing with the writer, as in every seqlock;
-///   the tag re-check discards any frame that was being rewritten. Whole frames are written (tags are per
-///   frame), so use one ring per flow or per channel group.
+/// * Samples are copied with relaxed atomic loads and stores (plain moves on x86-64 and arm64), so the reader's
+///   copy racing with a rewrite is allowed by the memory model, and the tag re-check discards such a frame.
+///   (Plain copies were a data race ThreadSanitizer reported: an AudioSocket call's I/O thread writing a ring
+///   the TX engine was reading.) Whole frames are written (tags are per frame), so use one ring per flow or
+///   per channel group.
 /// * No allocation, locks or logging after `init`. Index `UInt64.max` is reserved as the "empty" tag.
 public final class TimestampRingBuffer: @unchecked Sendable {
     public let channels: Int
     public let capacity: Int
     @usableFromInline let mask: UInt64
-    @usableFromInline let frames: UnsafeMutablePointer<Int32>
+    @usableFromInline let frames: UnsafeMutablePointer<Atomic<Int32>>
     @usableFromInline let tags: UnsafeMutablePointer<Atomic<UInt64>>
     public static let emptyTag = UInt64.max
     /// False for a ring laid over memory someone else owns (a shared mapping).
@@ -31,7 +33,7 @@ public final class TimestampRingBuffer: @unchecked Sendable {
         self.capacity = capacity
         self.mask = UInt64(capacity - 1)
         frames = .allocate(capacity: capacity * channels)
-        frames.initialize(repeating: 0, count: capacity * channels)
+        for i in 0..<(capacity * channels) { (frames + i).initialize(to: Atomic(0)) }
         tags = .allocate(capacity: capacity)
         for i in 0..<capacity { (tags + i).initialize(to: Atomic(TimestampRingBuffer.emptyTag)) }
         ownsStorage = true
@@ -56,8 +58,8 @@ public final class TimestampRingBuffer: @unchecked Sendable {
             for i in 0..<capacity { (tagBase + i).initialize(to: Atomic<UInt64>(TimestampRingBuffer.emptyTag)) }
         }
         tags = tagBase
-        frames = (storage + capacity * 8).bindMemory(to: Int32.self, capacity: capacity * channels)
-        if initialize { frames.initialize(repeating: 0, count: capacity * channels) }
+        frames = (storage + capacity * 8).bindMemory(to: Atomic<Int32>.self, capacity: capacity * channels)
+        if initialize { for i in 0..<(capacity * channels) { (frames + i).initialize(to: Atomic(0)) } }
         ownsStorage = false
     }
 
@@ -90,7 +92,8 @@ public final class TimestampRingBuffer: @unchecked Sendable {
             let slot = Int(truncatingIfNeeded: index & mask)
             tags[slot].store(TimestampRingBuffer.emptyTag, ordering: .relaxed)
             atomicMemoryFence(ordering: .releasing)
-            (frames + slot * channels).update(from: s, count: channels)
+            let base = slot * channels
+            for c in 0..<channels { frames[base + c].store(s[c], ordering: .relaxed) }
             tags[slot].store(index, ordering: .releasing)
             s += channels
         }
@@ -109,7 +112,8 @@ public final class TimestampRingBuffer: @unchecked Sendable {
             let slot = Int(truncatingIfNeeded: index & mask)
             let before = tags[slot].load(ordering: .acquiring)
             if before == index && index != TimestampRingBuffer.emptyTag {
-                d.update(from: frames + slot * channels, count: channels)
+                let base = slot * channels
+                for c in 0..<channels { d[c] = frames[base + c].load(ordering: .relaxed) }
                 atomicMemoryFence(ordering: .acquiring)
                 if tags[slot].load(ordering: .relaxed) == index {
                     present += 1
@@ -139,7 +143,7 @@ public final class TimestampRingBuffer: @unchecked Sendable {
             let before = tags[slot].load(ordering: .acquiring)
             var v: Int32 = 0
             if before == index && index != TimestampRingBuffer.emptyTag {
-                v = frames[slot * channels + channel]
+                v = frames[slot * channels + channel].load(ordering: .relaxed)
                 atomicMemoryFence(ordering: .acquiring)
                 if tags[slot].load(ordering: .relaxed) == index { present += 1 } else { v = 0 }
             }
@@ -160,7 +164,7 @@ public final class TimestampRingBuffer: @unchecked Sendable {
             let slot = Int(truncatingIfNeeded: index & mask)
             tags[slot].store(TimestampRingBuffer.emptyTag, ordering: .relaxed)
             atomicMemoryFence(ordering: .releasing)
-            frames[slot] = s.pointee
+            frames[slot].store(s.pointee, ordering: .relaxed)
             tags[slot].store(index, ordering: .releasing)
             s += stride
         }

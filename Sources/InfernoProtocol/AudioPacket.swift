@@ -48,7 +48,8 @@ public struct AudioPacketHeader: Hashable, Sendable {
 
     /// The timestamp whose seconds are congruent to `seconds` mod 2³² and that is nearest to `reference`
     /// (e.g. the local media clock), so packets keep working across the 2³²-second wrap. Rates ≥ 2³¹ are not
-    /// unwrapped. Never returns a value below `reference`'s period start when that would be negative.
+    /// unwrapped. Never returns a value below `reference`'s period start when that would be negative, nor one that
+    /// would pass 2⁶⁴ (then the period below): the result is always congruent to the packet's timestamp.
     @inlinable
     public func timestamp(sampleRate: UInt32, near reference: UInt64) throws(WireError) -> UInt64 {
         let base = try timestamp(sampleRate: sampleRate)
@@ -61,6 +62,7 @@ public struct AudioPacketHeader: Hashable, Sendable {
         let p = Int64(bitPattern: period)
         if d >= half { d -= p } else if d < -half { d += p }
         if d < 0 && d.magnitude > reference { d += p }    // no negative timestamps: take the next period up
+        if d > 0 && UInt64(d) > UInt64.max - reference { d -= p }   // nor past 2⁶⁴: the period below (fuzz find)
         return reference &+ UInt64(bitPattern: d)
     }
 

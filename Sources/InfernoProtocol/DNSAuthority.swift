@@ -69,7 +69,7 @@ public enum DNSAuthority {
             i += 1 + len
         }
         let end = i + 1 + 4
-        guard end <= q.count, end - 12 <= 260 else { return nil }
+        guard end <= q.count, end - 12 <= DNSName.maxWireLength + 4 else { return nil }   // name ≤ 255 octets
         var out = [UInt8](repeating: 0, count: end)
         out[0] = q[0]; out[1] = q[1]
         out[2] = 0x80 | (q[2] & 0x79) | 0x02          // QR, opcode and RD echoed, TC
