@@ -56,7 +56,7 @@ soak: setup-test
 	done; \
 	[ $$fail -eq 0 ]
 
-## make bench [QUICK=1] [ROWS=5,6]: release build, then bench/bench.py (table + bench/results.json). About 15 min;
+## make bench [QUICK=1] [ROWS=5,6]: release build, then bench/bench.py (table + bench/results.json). About 11 min;
 ## QUICK=1 ~4 min; ROWS picks rows.
 BENCH_BUILD := $(BUILD)/bench
 bench:
