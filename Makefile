@@ -51,7 +51,7 @@ soak: setup-test
 	@set -e; fail=0; \
 	for t in faults flood crashstate; do \
 	  echo "== soak: Tests/interop/$$t.sh"; \
-	  if FAULT_SECONDS=60 FLOOD_RATE=10000 FLOOD_SECONDS=20 FLOOD_LATENCY_MS=10 KILLS=100 INFERNO_BIN=$(abspath $(BIN)) VENV=$(abspath $(VENV)) \
+	  if FAULT_SECONDS=60 FLOOD_RATE=10000 FLOOD_SECONDS=20 FLOOD_LATENCY_MS=10 FLOOD_LATE_PERMILLE=0 KILLS=100 INFERNO_BIN=$(abspath $(BIN)) VENV=$(abspath $(VENV)) \
 	     bash Tests/interop/$$t.sh; then :; else echo "FAILED: $$t"; fail=$$((fail+1)); fi; \
 	done; \
 	[ $$fail -eq 0 ]
