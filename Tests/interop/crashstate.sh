@@ -15,25 +15,12 @@ if [ "$(id -u)" -ne 0 ]; then echo "crashstate: needs root for network namespace
 py="$VENV/bin/python"
 KILLS=${KILLS:-20}
 
-pfx="icst$$"
-net=63
-work=$(mktemp -d)
-cleanup() {
-  [ -f "$work/ctl.pid" ] && kill -TERM "$(cat "$work/ctl.pid")" 2>/dev/null || true
-  for f in "$work"/*.pid; do [ -f "$f" ] && kill -KILL "$(cat "$f")" 2>/dev/null || true; done
-  sleep 0.3
-  "$root/scripts/netns.sh" down "$pfx" || true
-  [ -n "${KEEP_WORK:-}" ] && echo "kept $work" || rm -rf "$work"
-}
-trap cleanup EXIT
-"$root/scripts/netns.sh" up "$pfx" 2 "$net"
+. "$here/lib.bash"   # the shared namespace harness (not itself a test: make test-interop runs *.sh)
+cleanup_extra() { [ -f "$work/ctl.pid" ] && kill -TERM "$(cat "$work/ctl.pid")" 2>/dev/null; }
+netns_hosts "icst$$" 2 63
 D=10.99.$net.1
-nx() { local h=$1; shift; "$root/scripts/netns.sh" exec "$pfx" "$h" "$@"; }
 id=00000000000c0063
 state="$work/state/$id.json"
-
-pass=0; fail=0
-check() { local name=$1; shift; if "$@"; then pass=$((pass+1)); echo "ok - $name"; else fail=$((fail+1)); echo "not ok - $name"; fi; }
 
 start_device() {
   "$root/scripts/netns.sh" exec "$pfx" 1 "$INFERNO_BIN" run --bind eth0 --name crash --tx 2 --rx 2 --device-id $id --state-dir "$work/state" \

@@ -13,24 +13,11 @@ root=$(cd "$here/../.." && pwd)
 if [ "$(id -u)" -ne 0 ]; then echo "exposure: needs root for network namespaces"; exit 1; fi
 py="$VENV/bin/python"
 
-pfx="iexp$$"
-net=64
-work=$(mktemp -d)
-cleanup() {
-  for f in "$work"/*.pid; do [ -f "$f" ] && kill -KILL "$(cat "$f")" 2>/dev/null || true; done
-  sleep 0.3
-  "$root/scripts/netns.sh" down "$pfx" || true
-  [ -n "${KEEP_WORK:-}" ] && echo "kept $work" || rm -rf "$work"
-}
-trap cleanup EXIT
-"$root/scripts/netns.sh" up "$pfx" 3 "$net"
+. "$here/lib.bash"   # the shared namespace harness (not itself a test: make test-interop runs *.sh)
+netns_hosts "iexp$$" 3 64
 D=10.99.$net.1
-nx() { local h=$1; shift; "$root/scripts/netns.sh" exec "$pfx" "$h" "$@"; }
 na() { local h=$1; shift; nx "$h" timeout 60 "$VENV/bin/netaudio" --interface eth0 --timeout 3 "$@" 2>>"$work/netaudio-h$h.err" || echo "netaudio $* failed (rc $?)" >>"$work/netaudio-h$h.err"; }
 inf() { local h=$1; shift; nx "$h" timeout 20 "$INFERNO_BIN" "$@" --bind eth0; }
-
-pass=0; fail=0
-check() { local name=$1; shift; if "$@"; then pass=$((pass+1)); echo "ok - $name"; else fail=$((fail+1)); echo "not ok - $name"; fi; }
 
 # A configuration mistake is one line naming the setting.
 set +e

@@ -21,23 +21,10 @@ BURST=5                   # 100 % loss
 R=12                      # impaired seconds after the burst (recovery window)
 CH=16
 
-pfx="iflt$$"
-net=61
-work=$(mktemp -d)
-cleanup() {
-  for f in "$work"/*.pid; do [ -f "$f" ] && kill -KILL "$(cat "$f")" 2>/dev/null || true; done
-  sleep 0.3
-  "$root/scripts/netns.sh" down "$pfx" || true
-  [ -n "${KEEP_WORK:-}" ] && echo "kept $work" || rm -rf "$work"
-}
-trap cleanup EXIT
-"$root/scripts/netns.sh" up "$pfx" 2 "$net"
+. "$here/lib.bash"   # the shared namespace harness (not itself a test: make test-interop runs *.sh)
+netns_hosts "iflt$$" 2 61
 sw="$pfx-sw"
-nx() { local h=$1; shift; "$root/scripts/netns.sh" exec "$pfx" "$h" "$@"; }
 tai_ns() { "$py" -c 'import time; print(time.clock_gettime_ns(time.CLOCK_TAI))'; }
-
-pass=0; fail=0
-check() { local name=$1; shift; if "$@"; then pass=$((pass+1)); echo "ok - $name"; else fail=$((fail+1)); echo "not ok - $name"; fi; }
 
 # The impairment on the switch port towards B (p2).
 netem_args=(loss 1% delay 1ms 5ms reorder 1% duplicate 1%)
@@ -66,13 +53,7 @@ echo $! >"$work/a.pid"
 
 # B's subscriptions come from its state file (RX c <- TX c@alpha), as after a controller patched it.
 bid=00000000000b0061
-mkdir -p "$work/state-b"
-"$py" - "$work/state-b/$bid.json" $CH <<'PY'
-import json, sys
-n = int(sys.argv[2])
-subs = {str(c): {"txChannel": "%02d" % c, "txDevice": "alpha"} for c in range(1, n + 1)}
-json.dump({"version": 1, "txChannelNames": {}, "rxChannelNames": {}, "subscriptions": subs}, open(sys.argv[1], "w"))
-PY
+write_subscriptions "$work/state-b/$bid.json" $CH alpha
 sleep 1
 total=$((P1 + BURST + R))
 nx 2 timeout $((total + 30)) "$INFERNO_BIN" record --bind eth0 --name beta --tx 0 --rx $CH --device-id $bid \

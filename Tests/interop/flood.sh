@@ -31,35 +31,16 @@ LATE_PERMILLE=${FLOOD_LATE_PERMILLE:-1}
 late_max=$((1500 * F * LATE_PERMILLE / 1000))
 late_ok() { [ "$1" -le "$late_max" ] && [ "$2" -le $(( $1 * 32 * CH )) ]; }
 
-pfx="ifld$$"
-net=62
-work=$(mktemp -d)
-cleanup() {
-  for f in "$work"/*.pid; do [ -f "$f" ] && kill -KILL "$(cat "$f")" 2>/dev/null || true; done
-  sleep 0.3
-  "$root/scripts/netns.sh" down "$pfx" || true
-  [ -n "${KEEP_WORK:-}" ] && echo "kept $work" || rm -rf "$work"
-}
-trap cleanup EXIT
-"$root/scripts/netns.sh" up "$pfx" 2 "$net"
+. "$here/lib.bash"   # the shared namespace harness (not itself a test: make test-interop runs *.sh)
+netns_hosts "ifld$$" 2 62
 A=10.99.$net.1; B=10.99.$net.2
-nx() { local h=$1; shift; "$root/scripts/netns.sh" exec "$pfx" "$h" "$@"; }
 "$ccbin" -O2 -Wall -o "$work/flood" "$here/flood.c"
-
-pass=0; fail=0
-check() { local name=$1; shift; if "$@"; then pass=$((pass+1)); echo "ok - $name"; else fail=$((fail+1)); echo "not ok - $name"; fi; }
 
 "$root/scripts/netns.sh" exec "$pfx" 1 "$INFERNO_BIN" run --bind eth0 --name alpha --tx $CH --rx 0 --tx-source pattern --device-id 00000000000a0062 \
   --state-dir "$work/state-a" >>"$work/a.log" 2>&1 &
 echo $! >"$work/a.pid"
 bid=00000000000b0062
-mkdir -p "$work/state-b"
-"$py" - "$work/state-b/$bid.json" $CH <<'PY'
-import json, sys
-n = int(sys.argv[2])
-subs = {str(c): {"txChannel": "%02d" % c, "txDevice": "alpha"} for c in range(1, n + 1)}
-json.dump({"version": 1, "txChannelNames": {}, "rxChannelNames": {}, "subscriptions": subs}, open(sys.argv[1], "w"))
-PY
+write_subscriptions "$work/state-b/$bid.json" $CH alpha
 sleep 1
 total=$((3 + F + 2 + F + 2 + F + 4))
 nx 2 timeout $((total + 30)) "$INFERNO_BIN" record --bind eth0 --name beta --tx 0 --rx $CH --device-id $bid \
