@@ -134,8 +134,46 @@ check "stall: no flow was set up again, reconfigured or expired on the PCM's dev
 check "stall: beta never lost its flow (media kept arriving through the xrun)" \
   bash -c "! grep -q 'no media for' '$work/stall.raw.log'"
 "$py" "$here/wavtool.py" runs "$work/stall.raw" 2 >"$work/stall.runs.json"
-check "stall: beta hears the pattern, a gap shorter than the stall plus one period, then the pattern continuing exactly" \
-  json "$work/stall.runs.json" 'all(c["bad_frames"] == 0 and len(c["pattern_runs"]) == 2 and c["pattern_runs"][1]["t"] == c["pattern_runs"][0]["t"] + c["pattern_runs"][0]["frames"] and len(c["gaps"]) == 1 and 0 < c["gaps"][0] <= 9600 + 240 for c in d["channels"])'
+# Judged per channel between consecutive pattern runs: the stall leaves exactly one gap after which the pattern
+# continues at the next sample the application wrote (nothing the application wrote is lost), no longer than the
+# measured stall (the harness's sleep, which a loaded machine stretches) plus one period. Any other gap must be
+# a hole in transit (the pattern resumes at its media time) and is accepted only when beta counted late packets
+# or the PCM's device counted TX dropouts (a loaded machine's scheduling, not the xrun handling under test).
+stall_verdict() {
+  local late drop
+  late=$(sed -n 's/.*rx packets [0-9]*, late \([0-9]*\),.*/\1/p' "$work/stall.raw.log" | tail -1)
+  drop=$(sed -n 's/.*tx dropouts \([0-9]*\),.*/\1/p' "$work/stall.log" | tail -1)
+  "$py" - "$work/stall.runs.json" "$work/stall.json" "$((${late:-0} + ${drop:-0}))" <<'PY'
+import json, sys
+runs, h, late = json.load(open(sys.argv[1])), json.load(open(sys.argv[2])), int(sys.argv[3])
+limit = int((h.get("stall_ms") or 200) * 48) + 240
+why = []
+for n, c in enumerate(runs["channels"]):
+    r, g = c["pattern_runs"], c["gaps"]
+    stall_gaps, holes = [], []
+    for i in range(min(len(r) - 1, len(g))):
+        follow = r[i]["t"] + r[i]["frames"]
+        if r[i + 1]["t"] == follow:
+            stall_gaps.append(g[i])
+        elif r[i + 1]["t"] == follow + g[i]:
+            holes.append(g[i])
+        else:
+            why.append("channel %d: run %d resumes at t %d, neither %d nor %d" % (n + 1, i + 1, r[i + 1]["t"], follow, follow + g[i]))
+    if c["bad_frames"]:
+        why.append("channel %d: %d frames neither pattern nor silence" % (n + 1, c["bad_frames"]))
+    if len(stall_gaps) != 1 or not 0 < stall_gaps[0] <= limit:
+        why.append("channel %d: stall gaps %s, want one of 1..%d frames" % (n + 1, stall_gaps, limit))
+    if holes and not late:
+        why.append("channel %d: holes %s with no late packets counted" % (n + 1, holes))
+    if len(g) >= 10 or sum(holes) > 4800:
+        why.append("channel %d: too many or too long holes %s" % (n + 1, holes))
+if why:
+    print("# stall (%s ms measured, %d late packets at beta + TX dropouts): %s" % (h.get("stall_ms"), late, "; ".join(why)))
+    sys.exit(1)
+PY
+}
+check "stall: beta hears the pattern, one gap no longer than the stall plus one period, then the pattern continuing exactly" \
+  stall_verdict
 
 # 7. Two processes, two PCMs with different names and ports, at the same time.
 nx 2 timeout 30 arecord -D inferno -f S32_LE -c 2 -r 48000 -d 2 "$work/two1.wav" 2>"$work/two1.log" & p1=$!

@@ -114,7 +114,7 @@ def stall(name, seconds):
     stall_at = total // 2
     t0 = 1_000_000
     frame = 0
-    xruns, recover_ms, stalled = 0, [], False
+    xruns, recover_ms, stalled, stall_ms = 0, [], False, None
     delays = []
     buf = (ctypes.c_int32 * (period * 2))()
     while frame < total:
@@ -123,7 +123,9 @@ def stall(name, seconds):
             buf[2 * k + 1] = pattern(2, t0 + frame + k)
         if not stalled and frame >= stall_at:
             stalled = True
+            began = time.monotonic()
             time.sleep(0.2)
+            stall_ms = (time.monotonic() - began) * 1000   # a loaded machine oversleeps: the real stall
         n = lib.snd_pcm_writei(pcm, buf, period)
         if n == -EPIPE:
             xruns += 1
@@ -141,7 +143,7 @@ def stall(name, seconds):
     lib.snd_pcm_drain(pcm)
     lib.snd_pcm_close(pcm)
     return {"frames": frame, "xruns": xruns, "recoveries": recover_ms, "period": period, "buffer": buffer,
-            "first_t": t0, "stall_at_frame": stall_at, "delays": delays}
+            "first_t": t0, "stall_at_frame": stall_at, "stall_ms": stall_ms, "delays": delays}
 
 
 if __name__ == "__main__":
