@@ -74,7 +74,7 @@ subscribe 2 2@alsadev 02@alpha & s2=$!
 wait $s1 $s2 || true
 arc=0; wait $recpid || arc=$?
 check "arecord -D inferno exits 0" test $arc -eq 0
-"$py" "$here/verify_pattern.py" "$work/cap.wav" 2 >"$work/cap.json" 2>&1 || true
+"$py" "$here/verify_pattern.py" "$work/cap.wav" 2 --late-from "$work/cap.log" >"$work/cap.json" 2>&1 || true
 check "arecord: both RX channels carry alpha's pattern bit-exact after lock (>= 1 s)" \
   json "$work/cap.json" 'd["mismatches"] == 0 and d["locked_at"] is not None and d["frames_checked"] >= 48000'
 

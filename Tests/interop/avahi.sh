@@ -178,7 +178,7 @@ record() { # host name txdevice device-id seconds
 }
 verify() { # name
   local ff; ff=$(sed -n 's/^record: first frame at media time \([0-9]*\).*/\1/p' "$work/$1.log" | tail -1)
-  "$py" "$here/verify_pattern.py" "$work/$1.raw" 4 --bits-on-wire 24 --first-frame-time "$ff" >"$work/$1.json" 2>&1
+  "$py" "$here/verify_pattern.py" "$work/$1.raw" 4 --bits-on-wire 24 --first-frame-time "$ff" --late-from "$work/$1.log" >"$work/$1.json" 2>&1
 }
 record 3 embrec avaren 00000000000e0002 3 || true
 check "embedded receiver picked the embedded responder (auto, no Avahi on h3)" grep -q "mDNS: embedded responder (--mdns auto" "$work/embrec.log"

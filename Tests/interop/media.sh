@@ -50,7 +50,7 @@ record_b() { # output seconds extra-args…  (foreground)
 first_time() { sed -n 's/^record: first frame at media time \([0-9]*\).*/\1/p' "$1.log" | tail -1; }
 verify() { # file bits [extra]
   local f=$1 bits=$2; shift 2
-  if "$py" "$here/verify_pattern.py" "$f" 8 --bits-on-wire "$bits" --first-frame-time "$(first_time "$f")" "$@" >"$f.json" 2>&1
+  if "$py" "$here/verify_pattern.py" "$f" 8 --bits-on-wire "$bits" --first-frame-time "$(first_time "$f")" --late-from "$f.log" "$@" >"$f.json" 2>&1
   then return 0; fi
   # Say why (CI keeps only this output): the checker's verdict and the recorder's last counters.
   echo "# $(basename "$f"): $(cat "$f.json")"; grep -E '^record|RX flow|subscri' "$f.log" | tail -6 | sed 's/^/# /'
@@ -171,7 +171,7 @@ recpid=$!
 sleep 1.5
 "$py" "$here/arc_subscribe.py" 127.0.0.1 24460 150 "1:ghost@nowhere" "1:01@loopa" >>"$work/resub.log" 2>&1 || true
 wait $recpid || true
-verify_lc() { "$py" "$here/verify_pattern.py" "$work/lc.raw" 1 --first-frame-time "$(first_time "$work/lc.raw")" >"$work/lc.json" 2>&1; }
+verify_lc() { "$py" "$here/verify_pattern.py" "$work/lc.raw" 1 --first-frame-time "$(first_time "$work/lc.raw")" --late-from "$work/lc.raw.log" >"$work/lc.json" 2>&1; }
 check "re-subscribed during the old transmitter's lookup: the new transmitter plays, bit-exact" verify_lc
 stop_pid la TERM
 check "--stats-seconds 1: counters logged every second while running (packets rising)" \
