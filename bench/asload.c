@@ -20,22 +20,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "loadgen.h"
+
 #define MAX_CALLS 1024
 #define WARMUP_NS 1000000000LL
 #define FRAME_NS 20000000LL
 
 struct call { int fd; int open; uint8_t buf[8192]; int have; int64_t last; long frames; };
 
-static int64_t now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static int cmp_i64(const void *a, const void *b) {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
 
 int main(int argc, char **argv) {
     if (argc != 5) { fprintf(stderr, "usage: asload HOST PORT CALLS SECONDS\n"); return 2; }

@@ -15,20 +15,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "loadgen.h"
+
 #define MAX_NAMES 4096
 #define MAX_INFLIGHT 1024
 #define MAX_SAMPLES (1 << 23)
 
-static int64_t now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static int cmp_i64(const void *a, const void *b) {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
 
 /* Encodes a TXT/IN question for `name` with id `id` into buf (RD clear: the server is authoritative). */
 static int build_query(uint8_t *buf, const char *name, uint16_t id) {

@@ -15,20 +15,10 @@ so="$(dirname "$INFERNO_BIN")/libasound_module_pcm_inferno.so"
 [ -f "$so" ] || { echo "alsa: $so is missing (make builds it)"; exit 1; }
 py=python3
 
-pfx="ialsa$$"
-net=23
-work=$(mktemp -d)
+source "$here/lib.bash"
 shm="studio$$"
-cleanup() {
-  for f in "$work"/*.pid; do [ -f "$f" ] && kill -KILL "$(cat "$f")" 2>/dev/null || true; done
-  sleep 0.3
-  "$root/scripts/netns.sh" down "$pfx" || true
-  rm -f "/dev/shm/inferno-$shm"
-  [ -n "${KEEP_WORK:-}" ] && echo "kept $work" || rm -rf "$work"
-}
-trap cleanup EXIT
-"$root/scripts/netns.sh" up "$pfx" 3 "$net"
-nx() { local h=$1; shift; "$root/scripts/netns.sh" exec "$pfx" "$h" "$@"; }
+cleanup_extra() { rm -f "/dev/shm/inferno-$shm"; }
+netns_hosts "ialsa$$" 3 23
 
 cat >"$work/asoundrc" <<EOF
 pcm_type.inferno { lib "$so" }
@@ -44,26 +34,15 @@ pcm.badkey { type inferno colour "red" }
 EOF
 export ALSA_CONFIG_PATH="/usr/share/alsa/alsa.conf:$work/asoundrc"
 
-pass=0; fail=0
-check() { local name=$1; shift; if "$@"; then pass=$((pass+1)); echo "ok - $name"; else fail=$((fail+1)); echo "not ok - $name"; fi; }
-json() { "$py" -c "import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if ($2) else 1)" "$1"; }
 subscribe() { # host rx@device tx@device
   nx "$1" timeout 30 "$INFERNO_BIN" subscribe --bind eth0 --rx "$2" --tx "$3" >>"$work/subscribe.log" 2>&1
-}
-stop_pid() {
-  local f="$work/$1.pid"; [ -f "$f" ] || return 0
-  kill "-${2:-TERM}" "$(cat "$f")" 2>/dev/null || true
-  for _ in $(seq 50); do kill -0 "$(cat "$f")" 2>/dev/null || break; sleep 0.1; done
-  rm -f "$f"
 }
 record_b() { # output seconds  (beta on h3 records its RX 1-2)
   nx 3 timeout $(($2 + 20)) "$INFERNO_BIN" record --bind eth0 --name beta --tx 0 --rx 2 --latency-ms 40 \
     --device-id 00000000000b0001 --state-dir "$work/state-b" --channels 1-2 --duration "$2" -o "$1" 2>>"$1.log"
 }
 
-"$root/scripts/netns.sh" exec "$pfx" 1 "$INFERNO_BIN" run --bind eth0 --name alpha --tx 2 --rx 0 --tx-source pattern \
-  --device-id 00000000000a0001 --state-dir "$work/state-a" >>"$work/alpha.log" 2>&1 &
-echo $! >"$work/alpha.pid"
+run_device 1 alpha --name alpha --tx 2 --rx 0 --tx-source pattern --device-id 00000000000a0001
 
 # 1. arecord from the plugin's RX, patched to alpha's pattern once the PCM's device is up: bit-exact after lock.
 nx 2 timeout 40 arecord -D inferno -f S32_LE -c 2 -r 48000 -d 7 "$work/cap.wav" 2>"$work/cap.log" &

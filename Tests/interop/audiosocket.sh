@@ -19,23 +19,7 @@ if [ "$(id -u)" -ne 0 ]; then echo "audiosocket: needs root for network namespac
 py=python3
 fa="$here/fake_asterisk.py"
 
-pfx="ias$$"
-net=58
-work=$(mktemp -d)
-cleanup() {
-  for f in "$work"/*.pid; do [ -f "$f" ] && kill -KILL "$(cat "$f")" 2>/dev/null || true; done
-  sleep 0.3
-  "$root/scripts/netns.sh" down "$pfx" || true
-  [ -n "${KEEP_WORK:-}" ] && echo "kept $work" || rm -rf "$work"
-}
-trap cleanup EXIT
-
-pass=0; fail=0
-check() { local name=$1; shift; if "$@"; then pass=$((pass+1)); echo "ok - $name"; else fail=$((fail+1)); echo "not ok - $name"; fi; }
-jq_py() { "$py" -c "import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if ($2) else 1)" "$1"; }
-wait_for() { # file pattern seconds
-  for _ in $(seq $(( $3 * 10 ))); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done; return 1
-}
+source "$here/lib.bash"
 
 # --- 0. configuration mistakes: one line naming the setting, exit code 2 -------------------------------------
 set +e
@@ -57,7 +41,7 @@ mkdir -p "$work/rec"
   --play tone:1000 --max-calls 4 --max-pending 32 --uuid-timeout 1.5 --message-timeout 1 --idle-timeout 2 \
   >"$work/serve.jsonl" 2>"$work/serve.log" &
 echo $! >"$work/serve.pid"
-wait_for "$work/serve.jsonl" '"listening"' 5
+wait_grep "$work/serve.jsonl" '"listening"' 5
 set +e
 timeout 150 "$py" "$here/audiosocket_cases.py" 127.0.0.1 "$port" "$work/rec" "$work/serve.jsonl" "$(cat "$work/serve.pid")" \
   | tee "$work/cases.out" | grep -v '^ok - '
@@ -78,7 +62,7 @@ PY
 "$INFERNO_BIN" audiosocket serve --listen "127.0.0.1:$port" --play "wav:$work/prompt.wav" --duration 6 \
   >"$work/serve2.jsonl" 2>"$work/serve2.log" &
 echo $! >"$work/serve.pid"
-wait_for "$work/serve2.jsonl" '"listening"' 5 || true
+wait_grep "$work/serve2.jsonl" '"listening"' 5 || true
 "$py" "$fa" call 127.0.0.1 "$port" --seconds 2 --skip 0.1 --save "$work/wavcall.s16" >"$work/wavcall.json"
 check "--play wav:FILE: the file's 600 Hz (16 kHz file) reaches an 8 kHz caller at −20 dBFS for 1 s, then silence" \
   "$py" -c "
@@ -91,8 +75,7 @@ f, l = fa.robust(tone, 8000)
 sys.exit(0 if abs(f - 600) < 0.5 and abs(l + 20) < 0.5 and len(rest) > 4000 and max(map(abs, rest)) == 0 else 1)"
 
 # --- 2. devices in namespaces --------------------------------------------------------------------------------
-"$root/scripts/netns.sh" up "$pfx" 2 "$net"
-nx() { local h=$1; shift; "$root/scripts/netns.sh" exec "$pfx" "$h" "$@"; }
+netns_hosts "ias$$" 2 58
 # Background processes are started with netns.sh directly (it execs), so $! is the process itself.
 ns="$root/scripts/netns.sh"
 "$ns" exec "$pfx" 1 "$INFERNO_BIN" run --bind eth0 --name alpha --tx 1 --rx 1 --latency-ms 20 --device-id 00000000000a5001 \
@@ -101,13 +84,13 @@ echo $! >"$work/a.pid"
 "$ns" exec "$pfx" 2 timeout 60 "$INFERNO_BIN" record --bind eth0 --name beta --tx 1 --rx 1 --tx-source tone:1000 --latency-ms 20 \
   --device-id 00000000000b5001 --state-dir "$work/sb" --channels 1 --duration 24 -o "$work/b.raw" 2>"$work/b.log" &
 echo $! >"$work/b.pid"
-wait_for "$work/a.log" 'AudioSocket: listening' 10
+wait_grep "$work/a.log" 'AudioSocket: listening' 10
 check "device A has 33 TX / 33 RX channels (1 + 32 calls)" grep -q '33 TX / 33 RX' "$work/a.log"
 sub() { nx 1 "$INFERNO_BIN" subscribe --bind eth0 --rx "$1" --tx "$2" >>"$work/subscribe.log" 2>&1; }
 sub "1@beta" "call 1@alpha" & p1=$!
 sub "call 1@alpha" "01@beta" & p2=$!
 wait $p1 $p2
-wait_for "$work/a.log" 'RX 2 (01@beta): connected' 10 || true
+wait_grep "$work/a.log" 'RX 2 (01@beta): connected' 10 || true
 sleep 1.5
 # (a second call meanwhile takes slot 2, whose RX nothing is patched to: it must hear paced silence)
 ( sleep 1; nx 1 "$py" "$fa" call 127.0.0.1 9092 --uuid 00000000-0000-4000-8000-0000000000e3 --hz 300 --seconds 2 \
@@ -134,18 +117,18 @@ s=$("$py" -c "import json; print(json.load(open('$work/call8.json'))['end_tai_ns
 e=$("$py" -c "import json; print(json.load(open('$work/call16.json'))['start_tai_ns'] - 100000000)")
 "$py" "$fa" segment "$work/b.raw" --first-frame "${first:-0}" --from-tai "$s" --to-tai "$e" >"$work/bgap.json"
 check "call 1 (8 kHz, 440 Hz) → TX \"call 1\" → B records 440 Hz at 48 kHz" \
-  jq_py "$work/b8.json" 'd["frames"] > 48000 and abs(d["freq_hz"] - 440) < 0.5'
-check "  … at its level (−20 dBFS ± 0.5 dB): $(cat "$work/b8.json")" jq_py "$work/b8.json" 'abs(d["level_dbfs"] + 20) < 0.5'
+  json "$work/b8.json" 'd["frames"] > 48000 and abs(d["freq_hz"] - 440) < 0.5'
+check "  … at its level (−20 dBFS ± 0.5 dB): $(cat "$work/b8.json")" json "$work/b8.json" 'abs(d["level_dbfs"] + 20) < 0.5'
 check "call 2 (16 kHz, 0x12) → B records 440 Hz at −20 dBFS" \
-  jq_py "$work/b16.json" 'd["frames"] > 48000 and abs(d["freq_hz"] - 440) < 0.5 and abs(d["level_dbfs"] + 20) < 0.5'
+  json "$work/b16.json" 'd["frames"] > 48000 and abs(d["freq_hz"] - 440) < 0.5 and abs(d["level_dbfs"] + 20) < 0.5'
 check "between the calls the channel is silent (slot freed and silenced): $(cat "$work/bgap.json")" \
-  jq_py "$work/bgap.json" 'd["frames"] > 24000 and d["peak_dbfs"] < -90'
+  json "$work/bgap.json" 'd["frames"] > 24000 and d["peak_dbfs"] < -90'
 check "B's tone (1000 Hz) → RX \"call 1\" → the caller hears it at 8 kHz (0x10), −20 dBFS: $(cut -c1-160 "$work/call8.json")" \
-  jq_py "$work/call8.json" 'd["kinds"] == ["0x10"] and abs(d["freq_hz"] - 1000) < 0.5 and abs(d["tone_dbfs"] + 20) < 0.5 and not d["errors"]'
+  json "$work/call8.json" 'd["kinds"] == ["0x10"] and abs(d["freq_hz"] - 1000) < 0.5 and abs(d["tone_dbfs"] + 20) < 0.5 and not d["errors"]'
 check "… and at 16 kHz (0x12, 320 samples per frame)" \
-  jq_py "$work/call16.json" 'd["kinds"] == ["0x12"] and abs(d["freq_hz"] - 1000) < 0.5 and abs(d["tone_dbfs"] + 20) < 0.5 and d["samples"] >= 300 * d["frames"] and not d["errors"]'
+  json "$work/call16.json" 'd["kinds"] == ["0x12"] and abs(d["freq_hz"] - 1000) < 0.5 and abs(d["tone_dbfs"] + 20) < 0.5 and d["samples"] >= 300 * d["frames"] and not d["errors"]'
 check "a call whose RX channel nothing is patched to hears silence, paced (50 frames/s): $(cut -c1-120 "$work/call-idle.json")" \
-  jq_py "$work/call-idle.json" 'd["frames"] >= 95 and d["samples"] == 160 * d["frames"] and d["level_dbfs"] < -200 and abs(d["pacing"]["mean_ms"] - 20) < 0.5'
+  json "$work/call-idle.json" 'd["frames"] >= 95 and d["samples"] == 160 * d["frames"] and d["level_dbfs"] < -200 and abs(d["pacing"]["mean_ms"] - 20) < 0.5'
 check "  … on slot 2 (channel \"call 2\") while call 1 ran" grep -q '"channel":"call 2".*"uuid":"00000000-0000-4000-8000-0000000000e3"' "$work/a.jsonl"
 check "calls reported as JSON lines on stdout with their channel" \
   grep -q '"channel":"call 1".*"uuid":"00000000-0000-4000-8000-0000000000e2"' "$work/a.jsonl"
@@ -163,7 +146,7 @@ check "device A stopped on SIGTERM" grep -q 'device stopped' "$work/a.log"
 "$ns" exec "$pfx" 1 "$INFERNO_BIN" run --bind eth0 --name alpha --tx 1 --rx 1 --latency-ms 20 --device-id 00000000000a5001 \
   --state-dir "$work/sa2" --audiosocket-listen 127.0.0.1:9092 --audiosocket-calls 32 >"$work/a2.jsonl" 2>"$work/a2.log" &
 echo $! >"$work/a.pid"
-wait_for "$work/a2.log" 'AudioSocket: listening' 10 || true
+wait_grep "$work/a2.log" 'AudioSocket: listening' 10 || true
 pids=()
 for k in $(seq 1 32); do sub "call $k@alpha" "call $k@alpha" & pids+=($!); done
 wait "${pids[@]}"
@@ -171,9 +154,9 @@ for _ in $(seq 50); do [ "$(grep -c 'call [0-9]*@alpha): connected' "$work/a2.lo
 sleep 1
 nx 1 "$py" "$fa" calls 127.0.0.1 9092 --count 32 --seconds 6 >"$work/c2.json"
 check "C-2: 32 concurrent calls with distinct tones: each hears only its own (worst cross-talk $("$py" -c "import json; print(round(json.load(open('$work/c2.json'))['worst_crosstalk_db'],1))") dB < −60)" \
-  jq_py "$work/c2.json" 'len(d["calls"]) == 32 and d["worst_crosstalk_db"] < -60'
+  json "$work/c2.json" 'len(d["calls"]) == 32 and d["worst_crosstalk_db"] < -60'
 check "C-2: every call at its level (−20 dBFS ± 1 dB), framing exact" \
-  jq_py "$work/c2.json" 'all(abs(c["own_dbfs"] + 20) < 1 and not c["errors"] and c["frames"] > 250 for c in d["calls"])'
+  json "$work/c2.json" 'all(abs(c["own_dbfs"] + 20) < 1 and not c["errors"] and c["frames"] > 250 for c in d["calls"])'
 check "C-2: call k took slot k (channel \"call k\")" \
   "$py" -c "
 import json,sys
@@ -189,20 +172,20 @@ sleep 0.3
   --device-id 00000000000c5001 --state-dir "$work/sc" --audiosocket-connect 127.0.0.1:9200,4a1c11e0-0000-4000-8000-00000000c11e \
   --audiosocket-calls 1 >"$work/c.jsonl" 2>"$work/c.log" &
 echo $! >"$work/c.pid"
-wait_for "$work/c.log" 'AudioSocket: call' 10 || true
+wait_grep "$work/c.log" 'AudioSocket: call' 10 || true
 sub "call 1@gamma" "call 1@gamma"
 # C-8 on the device: stopping it while the call is up hangs the call up (00 00 00, then close).
 sleep 5
 kill -TERM "$(cat "$work/c.pid")"
 wait "$(cat "$work/srv.pid")" || true
 check "client mode: the device dials out and announces its UUID first" \
-  jq_py "$work/srv.json" 'd["uuid"] == "4a1c11e0-0000-4000-8000-00000000c11e".replace("-", "") and not d["errors"]'
+  json "$work/srv.json" 'd["uuid"] == "4a1c11e0-0000-4000-8000-00000000c11e".replace("-", "") and not d["errors"]'
 check "client mode: the server's tone comes back through TX/RX \"call 1\" (700 Hz, −20 dBFS): $(cut -c1-200 "$work/srv.json")" \
-  jq_py "$work/srv.json" 'abs(d["freq_hz"] - 700) < 0.5 and abs(d["level_dbfs"] + 20) < 0.5'
+  json "$work/srv.json" 'abs(d["freq_hz"] - 700) < 0.5 and abs(d["level_dbfs"] + 20) < 0.5'
 
 for _ in $(seq 50); do kill -0 "$(cat "$work/c.pid")" 2>/dev/null || break; sleep 0.1; done
 check "C-8: stopping the device hung up its call (reason shutdown; the server got 00 00 00 and EOF)" \
-  jq_py "$work/srv.json" 'd["hangup_from_client"] and d["eof"]'
+  json "$work/srv.json" 'd["hangup_from_client"] and d["eof"]'
 check "  … reported as such" grep -q '"reason":"shutdown"' "$work/c.jsonl"
 kill -TERM "$(cat "$work/a.pid")" 2>/dev/null || true
 

@@ -20,19 +20,9 @@ for tool in avahi-daemon avahi-browse dbus-daemon unshare; do
 done
 py="$VENV/bin/python"
 
-pfx="iavh$$"
-net=61
-work=$(mktemp -d)
-cleanup() {
-  for f in "$work"/*.pid "$work"/h*/*.pid; do [ -f "$f" ] && kill -KILL "$(cat "$f")" 2>/dev/null || true; done
-  sleep 0.3
-  "$root/scripts/netns.sh" down "$pfx" || true
-  [ -n "${KEEP_WORK:-}" ] && echo "kept $work" || rm -rf "$work"
-}
-trap cleanup EXIT
-"$root/scripts/netns.sh" up "$pfx" 3 "$net"
+source "$here/lib.bash"
+netns_hosts "iavh$$" 3 61
 A=10.99.$net.1; E=10.99.$net.3
-nx() { local h=$1; shift; "$root/scripts/netns.sh" exec "$pfx" "$h" "$@"; }
 # Host h's system bus (h3 has none: the address points at nothing, so --mdns auto must fall back).
 bus() { echo "unix:path=$work/h$1/bus"; }
 
@@ -78,10 +68,7 @@ run_avahi() { # host: avahi-daemon on that host's bus
     >"$d/avahi.log" 2>&1 &
   echo $! >"$d/avahi.pid"
 }
-wait_for() { # file pattern [seconds]: until grep finds the pattern (true) or the time is up (false)
-  local i; for i in $(seq $(( ${3:-10} * 10 ))); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done; return 1
-}
-avahi_ready() { wait_for "$work/h$1/avahi.log" "Server startup complete"; }
+avahi_ready() { wait_grep "$work/h$1/avahi.log" "Server startup complete"; }
 
 start_device() { # host pid-name args…
   local h=$1 n=$2; shift 2
@@ -90,21 +77,11 @@ start_device() { # host pid-name args…
     >>"$work/$n.log" 2>&1 &
   echo $! >"$work/$n.pid"
 }
-stop_device() {
-  local f="$work/$1.pid"; [ -f "$f" ] || return 0
-  kill -TERM "$(cat "$f")" 2>/dev/null || true
-  for _ in $(seq 50); do kill -0 "$(cat "$f")" 2>/dev/null || break; sleep 0.1; done
-  rm -f "$f"
-}
 browse() { # host type → avahi-browse -rtp output (resolved lines only)
   nx "$1" env DBUS_SYSTEM_BUS_ADDRESS="$(bus "$1")" timeout 10 avahi-browse -rtp "$2" 2>>"$work/browse.err" | grep '^=' || true
 }
 na() { nx 2 timeout 60 "$VENV/bin/netaudio" --interface eth0 --timeout 3 "$@" 2>>"$work/netaudio.err" || echo "netaudio $* failed" >>"$work/netaudio.err"; }
 
-pass=0; fail=0
-check() { local name=$1; shift; if "$@"; then pass=$((pass+1)); echo "ok - $name${TIMING:+ ($(( $(date +%s) - t0 )) s)}"; else fail=$((fail+1)); echo "not ok - $name"; fi; }
-
-t0=$(date +%s)
 start_avahi 1
 start_avahi 2
 check "avahi-daemon up in h1 (own D-Bus, own /run)" avahi_ready 1
@@ -112,8 +89,8 @@ check "avahi-daemon up in h2" avahi_ready 2
 
 start_device 1 avadev --name avadev --tx 4 --rx 0 --tx-source pattern --mdns avahi --device-id 00000000000a0001
 start_device 3 embdev --name embdev --tx 4 --rx 0 --tx-source pattern --mdns auto --device-id 00000000000e0001
-wait_for "$work/avadev.log" "published 10 services for avadev" || true
-wait_for "$work/embdev.log" "device embdev" || true
+wait_grep "$work/avadev.log" "published 10 services for avadev" || true
+wait_grep "$work/embdev.log" "device embdev" || true
 sleep 1   # the embedded responder's probing and announcements
 
 # 1. --mdns auto: embedded where no Avahi answers (h3); Avahi where it does (the h2 recorder, section 5).
@@ -153,7 +130,7 @@ check "avahi-browse: _netaudio-arc of avadev on port 4440 with model" \
 
 # 3. A rename (ARC 0x1001): the Avahi records follow at once (avahi-browse on h2); netaudio is checked in §7.
 nx 2 "$INFERNO_BIN" rename --bind eth0 "$A" avaren >"$work/rename.out" 2>&1 || cat "$work/rename.out"
-wait_for "$work/avadev.log" "published 10 services for avaren" || true
+wait_grep "$work/avadev.log" "published 10 services for avaren" || true
 sleep 1.5   # goodbyes make the other daemon drop the old records one second later (RFC 6762 §10.1)
 browse 2 _netaudio-chan._udp >"$work/chan.txt"
 check "rename: avahi-browse shows avaren's channels" chan_ok avaren "$A" 01 02 03 04 'TX\0321' 'TX\0322' 'TX\0323' 'TX\0324'
@@ -197,19 +174,19 @@ check "embedded transmitter → Avahi receiver: 4 channels bit-exact" verify ava
 # 6. Name conflict through Avahi: a newcomer on h2 asks for "avaren" while h1 publishes it; it becomes avaren-2,
 #    says so, and saves it.
 start_device 2 dup --name avaren --tx 1 --rx 0 --mdns avahi --device-id 00000000000a0003
-wait_for "$work/dup.log" "published .* services for avaren-2" || true
+wait_grep "$work/dup.log" "published .* services for avaren-2" || true
 check "conflict: newcomer renamed to avaren-2 and told the user" grep -q "uses the name avaren: renamed to avaren-2" "$work/dup.log"
 check "conflict: avaren-2 saved in the state file" grep -q '"name" : "avaren-2"' "$work"/state-dup/*.json
 browse 1 _netaudio-arc._udp >"$work/arc.txt"
 check "conflict: h1's Avahi sees avaren-2 (and no \"avaren #2\")" \
   bash -c "grep -q 'avaren-2;_netaudio-arc._udp;local;avahi-h2.local;' '$work/arc.txt' && ! grep -q 'avaren #2' '$work/arc.txt'"
-stop_device dup
+stop_pid dup
 
 # 7. avahi-daemon restarts under the device: it publishes again by itself.
 kill -TERM "$(cat "$work/h1/avahi.pid")"
 sleep 1
 run_avahi 1
-wait_for "$work/avadev.log" "published 10 services for avaren (again)" || true
+wait_grep "$work/avadev.log" "published 10 services for avaren (again)" || true
 check "daemon restart: the device noticed and published again" grep -q "published 10 services for avaren (again)" "$work/avadev.log"
 browse 2 _netaudio-chan._udp >"$work/chan.txt"
 check "daemon restart: avahi-browse shows avaren's channels again" chan_ok avaren "$A" 01 02 03 04 'TX\0321' 'TX\0322' 'TX\0323' 'TX\0324'
@@ -249,7 +226,7 @@ check "no compatibility-layer banner from any Avahi-backed process" \
   bash -c "! grep -l 'WARNING \*\*\*\|Bonjour compatibility' '$work/avadev.log' '$work/avarec.log' '$work/dup.log'"
 
 # 9. Exit: Avahi withdraws the device's records (goodbyes).
-stop_device avadev
+stop_pid avadev
 sleep 1.5
 browse 2 _netaudio-chan._udp >"$work/chan.txt"
 check "exit: Avahi withdrew every channel of avaren" bash -c "! grep -q '\\\\064avaren;' '$work/chan.txt'"

@@ -9,25 +9,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 if [ "$(id -u)" -ne 0 ]; then echo "controller: needs root for network namespaces"; exit 1; fi
 
-pfx="ictl$$"
-net=41
-work=$(mktemp -d)
-cleanup() {
-  for f in "$work"/*.pid; do [ -f "$f" ] && kill -TERM "$(cat "$f")" 2>/dev/null || true; done
-  sleep 0.5
-  "$root/scripts/netns.sh" down "$pfx" || true
-  [ -n "${KEEP_WORK:-}" ] && echo "kept $work" || rm -rf "$work"
-}
-trap cleanup EXIT
-"$root/scripts/netns.sh" up "$pfx" 2 "$net"
+source "$here/lib.bash"
+netns_hosts "ictl$$" 2 41
 ipA="10.99.$net.1"; ipB="10.99.$net.2"
 
-start_device() { # host-index pid-name args…
-  local h=$1 n=$2; shift 2
-  "$root/scripts/netns.sh" exec "$pfx" "$h" "$INFERNO_BIN" run --bind eth0 --state-dir "$work/state-$n" "$@" \
-    >>"$work/$n.log" 2>&1 &
-  echo $! >"$work/$n.pid"
-}
 # The controller, on h2: `ctl ARGS…` → stdout in $work/out, stderr in $work/err, exit code in $rc.
 ctl() {
   set +e
@@ -39,11 +24,6 @@ ctl() {
 na() { "$root/scripts/netns.sh" exec "$pfx" 2 timeout 60 "$VENV/bin/netaudio" --interface eth0 --timeout 3 "$@" 2>>"$work/netaudio.err" || { echo "netaudio $* failed" >>"$work/netaudio.err"; return 0; }; }
 py() { "$VENV/bin/python" - "$@"; }
 
-pass=0; fail=0
-check() { # description, command…
-  local name=$1; shift
-  if "$@"; then pass=$((pass+1)); echo "ok - $name"; else fail=$((fail+1)); echo "not ok - $name"; fi
-}
 out_has() { grep -q -- "$1" "$work/out"; }
 err_has() { grep -q -- "$1" "$work/err"; }
 rc_is() { [ "$rc" -eq "$1" ]; }
@@ -97,8 +77,8 @@ probe() { "$VENV/bin/python" "$work/probe.py" "$@" 2>>"$work/probe.err"; }
 ours() { probe "$1" "$work/out" "${@:2}"; }
 theirs() { probe "$1" "$work/na.json" "${@:2}"; }
 
-start_device 1 a --name A --tx 4 --rx 4
-start_device 2 b --name B --tx 2 --rx 2
+run_device 1 a --name A --tx 4 --rx 4
+run_device 2 b --name B --tx 2 --rx 2
 sleep 2
 
 # 1. Discovery and listing.

@@ -22,7 +22,7 @@ R=12                      # impaired seconds after the burst (recovery window)
 CH=16
 
 . "$here/lib.bash"   # the shared namespace harness (not itself a test: make test-interop runs *.sh)
-netns_hosts "iflt$$" 2 61
+netns_hosts "iflt$$" 2 65
 sw="$pfx-sw"
 tai_ns() { "$py" -c 'import time; print(time.clock_gettime_ns(time.CLOCK_TAI))'; }
 

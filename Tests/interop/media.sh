@@ -11,32 +11,15 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 if [ "$(id -u)" -ne 0 ]; then echo "media: needs root for network namespaces"; exit 1; fi
 py="$VENV/bin/python"
-
-pfx="imed$$"
-net=21
-work=$(mktemp -d)
-cleanup() {
-  for f in "$work"/*.pid; do [ -f "$f" ] && kill -KILL "$(cat "$f")" 2>/dev/null || true; done
-  sleep 0.3
-  "$root/scripts/netns.sh" down "$pfx" || true
-  [ -n "${KEEP_WORK:-}" ] && echo "kept $work" || rm -rf "$work"
-}
-trap cleanup EXIT
-"$root/scripts/netns.sh" up "$pfx" 3 "$net"
+source "$here/lib.bash"
+netns_hosts "imed$$" 3 21
 A=10.99.$net.1; B=10.99.$net.2
-nx() { local h=$1; shift; "$root/scripts/netns.sh" exec "$pfx" "$h" "$@"; }
 
 start_a() { # name args…  (device A on h1)
   local n=$1; shift
   "$root/scripts/netns.sh" exec "$pfx" 1 "$INFERNO_BIN" run --bind eth0 --name alpha --tx 8 --rx 0 --tx-source pattern \
     --device-id 00000000000a0001 --state-dir "$work/state-$n" "$@" >>"$work/$n.log" 2>&1 &
   echo $! >"$work/a.pid"
-}
-stop_pid() { # pid-file signal
-  local f="$work/$1.pid"; [ -f "$f" ] || return 0
-  kill "-${2:-TERM}" "$(cat "$f")" 2>/dev/null || true
-  for _ in $(seq 50); do kill -0 "$(cat "$f")" 2>/dev/null || break; sleep 0.1; done
-  rm -f "$f"
 }
 b_args=(--bind eth0 --name beta --tx 0 --rx 8 --device-id 00000000000b0001 --state-dir "$work/state-b")
 record_b() { # output seconds extra-args…  (foreground)
@@ -58,8 +41,6 @@ verify() { # file bits [extra]
 }
 na() { nx 3 timeout 60 "$VENV/bin/netaudio" --interface eth0 --timeout 3 "$@" 2>>"$work/netaudio.err" || echo "netaudio $* failed" >>"$work/netaudio.err"; }
 
-pass=0; fail=0
-check() { local name=$1; shift; if "$@"; then pass=$((pass+1)); echo "ok - $name"; else fail=$((fail+1)); echo "not ok - $name"; fi; }
 
 # 1. Patch with netaudio: B runs as a plain device, netaudio subscribes its 8 RX channels to A's 8 TX.
 start_a a1

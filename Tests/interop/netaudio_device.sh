@@ -9,40 +9,16 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 if [ "$(id -u)" -ne 0 ]; then echo "netaudio_device: needs root for network namespaces"; exit 1; fi
 
-pfx="infna$$"
-work=$(mktemp -d)
-cleanup() {
-  for f in "$work"/*.pid; do [ -f "$f" ] && kill -TERM "$(cat "$f")" 2>/dev/null || true; done
-  sleep 0.5
-  "$root/scripts/netns.sh" down "$pfx" || true
-  [ -n "${KEEP_WORK:-}" ] && echo "kept $work" || rm -rf "$work"
-}
-trap cleanup EXIT
-"$root/scripts/netns.sh" up "$pfx" 3 7
+source "$here/lib.bash"
+netns_hosts "infna$$" 3 7
 
-start_device() { # host-index pid-name args…
-  local h=$1 n=$2; shift 2
-  "$root/scripts/netns.sh" exec "$pfx" "$h" "$INFERNO_BIN" run --bind eth0 --state-dir "$work/state-$n" "$@" \
-    >>"$work/$n.log" 2>&1 &
-  echo $! >"$work/$n.pid"
-}
-stop_device() {
-  kill -TERM "$(cat "$work/$1.pid")"
-  for _ in $(seq 50); do kill -0 "$(cat "$work/$1.pid")" 2>/dev/null || break; sleep 0.1; done
-  rm -f "$work/$1.pid"
-}
 na() { "$root/scripts/netns.sh" exec "$pfx" 3 timeout 90 "$VENV/bin/netaudio" --interface eth0 --timeout 3 "$@" 2>>"$work/netaudio.err" || { echo "netaudio $* failed" >>"$work/netaudio.err"; return 0; }; }
 list_json() { na -o json device list >"$work/list.json"; }
 q() { "$VENV/bin/python" - "$work/list.json" "$@"; }
 
-pass=0; fail=0
-check() { # name, command…
-  local name=$1; shift
-  if "$@"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL: $name"; fi
-}
 
-start_device 1 big --name bigdesk --tx 40 --rx 20
-start_device 2 small --name smallbox --tx 2 --rx 2
+run_device 1 big --name bigdesk --tx 40 --rx 20
+run_device 2 small --name smallbox --tx 2 --rx 2
 sleep 2
 
 # 1. Listing: both devices with name, address and counts; every channel name (TX paging at 32, RX at 16).
@@ -126,10 +102,10 @@ PY
 check "subscriptions listed (1, 5 set; 6 removed)" subs "1=TX 1@smallbox" "5=TX 2@smallbox" "6=-"
 
 # 3. Persistence: restart the device; everything is still there.
-stop_device big
+stop_pid big
 list_json
 check "stopped device is gone (mDNS goodbye)" q absent desk2
-start_device 1 big --tx 40 --rx 20
+run_device 1 big --tx 40 --rx 20
 sleep 2
 list_json
 check "name survives restart" q device desk2 10.99.7.1 40 20
@@ -139,20 +115,20 @@ na -o json subscription list >"$work/subs.json"
 check "subscriptions survive restart" subs "1=TX 1@smallbox" "5=TX 2@smallbox" "6=-"
 
 # 4. Two instances on one host with different ports and process ids.
-start_device 2 second --name smallbox2 --tx 4 --rx 4 --ports 5440 --process-id 1
+run_device 2 second --name smallbox2 --tx 4 --rx 4 --ports 5440 --process-id 1
 sleep 2
 list_json
 check "second instance on one host listed" q device smallbox2 10.99.7.2 4 4
 check "first instance still listed" q device smallbox 10.99.7.2 2 2
 
 # 5. A second device taking an existing name on the network loses the mDNS probe and renames itself.
-start_device 3 dup --name smallbox --tx 2 --rx 2
+run_device 3 dup --name smallbox --tx 2 --rx 2
 sleep 3
 check "name conflict resolved by renaming" grep -q "renamed to smallbox-2" "$work/dup.log"
 list_json
 check "original keeps its name" q device smallbox 10.99.7.2 2 2
 check "newcomer listed as smallbox-2" q device smallbox-2 10.99.7.3 2 2
-stop_device dup
+stop_pid dup
 
 # 6. Same ports twice: a one-line error naming the port and the option, exit code 2.
 set +e

@@ -20,9 +20,7 @@ done
 [ -x "$WIRED_BIN" ] || { echo "pipewire: $WIRED_BIN is missing (swift build)"; exit 1; }
 py="$VENV/bin/python"
 
-pfx="ipw$$"
-net=23
-work=$(mktemp -d)
+source "$here/lib.bash"
 # pw-record writes its file from PipeWire's main loop; on a disk busy with other jobs a blocked write can cost
 # it buffers (lost quanta in the file). Recordings go to tmpfs.
 shm=$(mktemp -d /dev/shm/inferno-pw.XXXXXX 2>/dev/null || mktemp -d)
@@ -33,26 +31,12 @@ unset PIPEWIRE_REMOTE PIPEWIRE_RUNTIME_DIR PIPEWIRE_DEBUG
 mkdir -p "$XDG_RUNTIME_DIR" "$XDG_CONFIG_HOME" "$XDG_STATE_HOME"
 chmod 700 "$XDG_RUNTIME_DIR"
 
-alive() { local st; st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1; [ "$st" != Z ]; }
-stop_pid() { # name [signal]: stop a process started here and wait for it (zombies count as gone)
-  local f="$work/$1.pid"; [ -f "$f" ] || return 0
-  local p; p=$(cat "$f")
-  kill "-${2:-TERM}" "$p" 2>/dev/null || true
-  for _ in $(seq 50); do alive "$p" || break; sleep 0.1; done
-  alive "$p" && kill -KILL "$p" 2>/dev/null || true
-  wait "$p" 2>/dev/null || true
-  rm -f "$f"
-}
-cleanup() {
-  set +e
+cleanup_extra() { # stop PipeWire, WirePlumber, D-Bus and the devices gracefully; keep the recordings with KEEP_WORK
   for f in "$work"/*.pid; do [ -f "$f" ] && stop_pid "$(basename "$f" .pid)"; done
-  "$root/scripts/netns.sh" down "$pfx"
-  [ -n "${KEEP_WORK:-}" ] && { cp -a "$shm"/. "$work"/ 2>/dev/null; echo "kept $work"; } || rm -rf "$work"
+  [ -n "${KEEP_WORK:-}" ] && cp -a "$shm"/. "$work"/ 2>/dev/null
   rm -rf "$shm"
 }
-trap cleanup EXIT
-"$root/scripts/netns.sh" up "$pfx" 3 "$net"
-nx() { local h=$1; shift; "$root/scripts/netns.sh" exec "$pfx" "$h" "$@"; }
+netns_hosts "ipw$$" 3 25
 bg() { # name host cmd…: start in the background, log to $work/name.log
   local n=$1 h=$2; shift 2
   "$root/scripts/netns.sh" exec "$pfx" "$h" "$@" >>"$work/$n.log" 2>&1 &   # (not via a function: $! is the process)
@@ -68,8 +52,7 @@ wait_for() { # seconds command…: poll every 0.1 s
 has() { local out; out=$("$@" 2>/dev/null) || return 1; grep -qF -- "$PATTERN" <<<"$out"; }
 log_has() { grep -qE -- "$2" "$work/$1.log"; }
 
-pass=0; fail=0; t0=$(date +%s)
-check() { local name=$1; shift; if "$@"; then pass=$((pass+1)); echo "ok - $name ($(( $(date +%s) - t0 )) s)"; else fail=$((fail+1)); echo "not ok - $name ($(( $(date +%s) - t0 )) s)"; fi; }
+CHECK_TIMES=1
 
 
 # A null sink that is a driver of higher priority than inferno-wired's (a stand-in for a sound card).
