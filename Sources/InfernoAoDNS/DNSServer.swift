@@ -12,6 +12,8 @@ import Synchronization
 /// * TCP: 2-byte length framing, read exactly; any number of queries per connection, answered in order; a
 ///   connection idle for `idleTimeoutMs` (or whose peer stops reading) is closed; at most `maxConnections`.
 /// * Bad input is counted and answered FORMERR or dropped; nothing a client sends can crash or block the server.
+/// * Each thread answers through its own `DNSAnswerCache` (byte-identical to `DNSAuthority.respond`; emptied
+///   whenever the zone snapshot it is given changes), so a repeated question skips parsing and encoding.
 public final class DNSServer: @unchecked Sendable {
     public struct Options: Sendable {
         public var rateLimit = DNSRateLimiter.Config()
@@ -41,12 +43,12 @@ public final class DNSServer: @unchecked Sendable {
         init() {}
 
         /// Notes whether the first question's name (uncompressed, right after the header) has upper-case letters.
-        func noteCase(_ q: [UInt8]) {
+        func noteCase(_ q: UnsafeRawBufferPointer) {
             var i = 12
             while i < q.count {
                 let len = Int(q[i])
                 if len == 0 || len > 63 || i + 1 + len > q.count { return }
-                for b in q[(i + 1)...(i + len)] where b >= 0x41 && b <= 0x5A {
+                for k in (i + 1)...(i + len) where q[k] >= 0x41 && q[k] <= 0x5A {
                     mixedCase.add(1, ordering: .relaxed)
                     return
                 }
@@ -142,6 +144,7 @@ public final class DNSServer: @unchecked Sendable {
 
     private func udpLoop() {
         var limiter = DNSRateLimiter(config: options.rateLimit)
+        var cache = DNSAnswerCache()   // this thread's; emptied whenever the zone snapshot changes
         var buf = [UInt8](repeating: 0, count: 65536)
         var from = sockaddr_storage()
         while !stopFlag.load(ordering: .relaxed) {
@@ -165,15 +168,17 @@ public final class DNSServer: @unchecked Sendable {
                 send(slip, to: &from, len: len)
                 continue
             }
-            let query = Array(buf[0..<n])
             let z = zone.withLock { $0 }
-            switch DNSAuthority.respond(to: query, zone: z, transport: .udp) {
-            case .failure:
-                counters.dropped.add(1, ordering: .relaxed)
-            case .success(let r):
-                counters.count(r.outcome)
-                counters.noteCase(query)
-                send(r.bytes, to: &from, len: len)
+            buf.withUnsafeBytes { b in
+                let query = UnsafeRawBufferPointer(rebasing: b[0..<n])
+                switch cache.respond(to: query, zone: z, transport: .udp) {
+                case .failure:
+                    counters.dropped.add(1, ordering: .relaxed)
+                case .success(let r):
+                    counters.count(r.outcome)
+                    counters.noteCase(query)
+                    send(r.bytes, to: &from, len: len)
+                }
             }
         }
     }
@@ -216,6 +221,7 @@ public final class DNSServer: @unchecked Sendable {
 
     private func tcpLoop() {
         var conns: [Connection] = []
+        var cache = DNSAnswerCache()   // this thread's
         var buf = [UInt8](repeating: 0, count: 16384)
         let idleNs = UInt64(options.idleTimeoutMs) * 1_000_000
         while !stopFlag.load(ordering: .relaxed) {
@@ -254,7 +260,7 @@ public final class DNSServer: @unchecked Sendable {
                     if n > 0 {
                         c.lastActivity = now
                         c.input.append(contentsOf: buf[0..<n])
-                        serveFrames(c)
+                        serveFrames(c, cache: &cache)
                     }
                 }
                 if c.outputSent < c.output.count {
@@ -284,7 +290,7 @@ public final class DNSServer: @unchecked Sendable {
     }
 
     /// Answers every complete length-prefixed message in the connection's input.
-    private func serveFrames(_ c: Connection) {
+    private func serveFrames(_ c: Connection, cache: inout DNSAnswerCache) {
         var offset = 0
         while c.input.count - offset >= 2 {
             let len = Int(c.input[offset]) << 8 | Int(c.input[offset + 1])
@@ -293,12 +299,12 @@ public final class DNSServer: @unchecked Sendable {
             offset += 2 + len
             counters.tcpQueries.add(1, ordering: .relaxed)
             let z = zone.withLock { $0 }
-            switch DNSAuthority.respond(to: query, zone: z, transport: .tcp) {
+            switch cache.respond(to: query, zone: z, transport: .tcp) {
             case .failure:
                 counters.dropped.add(1, ordering: .relaxed)
             case .success(let r):
                 counters.count(r.outcome)
-                counters.noteCase(query)
+                query.withUnsafeBytes { counters.noteCase($0) }
                 c.output.append(UInt8(r.bytes.count >> 8))
                 c.output.append(UInt8(r.bytes.count & 0xFF))
                 c.output.append(contentsOf: r.bytes)

@@ -52,7 +52,32 @@ public enum DNSAuthority {
                                policy: Policy = Policy()) -> Result<Response, Drop> {
         guard query.count >= DNSMessage.headerSize else { return .failure(.shortHeader) }
         if query[2] & 0x80 != 0 { return .failure(.response) }
-        return .success(build(query, zone: zone, transport: transport, slip: slip, policy: policy))
+        var hint = CacheHint.none
+        return .success(build(query, zone: zone, transport: transport, slip: slip, policy: policy, hint: &hint))
+    }
+
+    /// Whether an answer may be reused by `DNSAnswerCache` for another query with the same question (names
+    /// compared case-insensitively), EDNS presence and size limit.
+    enum CacheHint {
+        /// Not reusable (slip, TC, error, REFUSED, ANY, NXDOMAIN, or NODATA that came from `DNSZone.mayExist`).
+        case none
+        /// Reusable for any spelling of the name: every name after the question is either the question name or
+        /// its apex suffix in the query's own spelling (written as pointers into the question at offsets that
+        /// depend only on label lengths), and all RDATA is name-free raw bytes.
+        case anySpelling
+        /// Reusable only for exactly the same spelling: some RDATA holds a name (PTR, CNAME, NS, SRV, NSEC) in the
+        /// zone's spelling, which the encoder may or may not compress into the question depending on its case.
+        case exactSpelling
+    }
+
+    /// The slow path with the cache hint, for `DNSAnswerCache`.
+    static func respondForCache(to query: [UInt8], zone: DNSZone, transport: Transport,
+                                policy: Policy) -> (Result<Response, Drop>, CacheHint) {
+        guard query.count >= DNSMessage.headerSize else { return (.failure(.shortHeader), .none) }
+        if query[2] & 0x80 != 0 { return (.failure(.response), .none) }
+        var hint = CacheHint.none
+        let r = build(query, zone: zone, transport: transport, slip: false, policy: policy, hint: &hint)
+        return (.success(r), hint)
     }
 
     /// A rate-limited "slip" built straight from the query bytes, without decoding the message: header (id,
@@ -80,7 +105,7 @@ public enum DNSAuthority {
     }
 
     private static func build(_ query: [UInt8], zone: DNSZone, transport: Transport, slip: Bool,
-                              policy: Policy) -> Response {
+                              policy: Policy, hint: inout CacheHint) -> Response {
         let id = UInt16(query[0]) << 8 | UInt16(query[1])
         let flags = UInt16(query[2]) << 8 | UInt16(query[3])
         let opcode = UInt8((flags >> 11) & 0xF)
@@ -129,6 +154,20 @@ public enum DNSAuthority {
         }
 
         if opcode != 0 { r.rcode = 4; return finish(.notimp) }
+        /// A positive answer or NODATA for a name the zone itself holds (never `mayExist`), unless TC or slip.
+        func cacheable(_ outcome: Outcome) -> Response {
+            let resp = finish(outcome)
+            guard !slip, resp.outcome == .answer || resp.outcome == .nodata else { return resp }
+            var names = false
+            for rec in r.answers {
+                switch rec.data {
+                case .ptr, .cname, .ns, .srv, .nsec: names = true
+                case .a, .aaaa, .txt, .unknown: break
+                }
+            }
+            hint = names ? .exactSpelling : .anySpelling
+            return resp
+        }
         if let e = q.edns, e.version != 0 {
             r.edns = EDNS(udpPayloadSize: policy.ednsPayloadSize, extendedRCode: 1)   // BADVERS = 16
             r.rcode = 0
@@ -148,7 +187,11 @@ public enum DNSAuthority {
 
         let key = qname.key
         guard let node = zone.nodes[key] else {
-            if zone.isEmptyNonTerminal(key) || zone.mayExist?(qname) == true {
+            if zone.isEmptyNonTerminal(key) {
+                r.authorities = [soa]
+                return cacheable(.nodata)
+            }
+            if zone.mayExist?(qname) == true {
                 r.authorities = [soa]
                 return finish(.nodata)
             }
@@ -164,14 +207,14 @@ public enum DNSAuthority {
         let type = question.type
         if type == .soa && key == zone.apex.key {
             r.answers = [soa]
-            return finish(.answer)
+            return cacheable(.answer)
         }
         guard let set = node[type] else {
             r.authorities = [soa]
-            return finish(.nodata)
+            return cacheable(.nodata)
         }
         r.answers = set.data.map { DNSRecord(name: qname, ttl: set.ttl, data: $0) }
-        return finish(.answer)
+        return cacheable(.answer)
     }
 }
 
@@ -241,13 +284,19 @@ public struct DNSSOA: Hashable, Sendable {
 /// and swap it in whole (the server never mutates a zone that is being read).
 public struct DNSZone: Sendable {
     public let apex: DNSName
-    public var soa: DNSSOA
-    public var soaTTL: UInt32
+    public var soa: DNSSOA { didSet { generation = Generation() } }
+    public var soaTTL: UInt32 { didSet { generation = Generation() } }
     public private(set) var nodes: [DNSName.Key: [DNSType: DNSRRSet]] = [:]
     /// Ancestors of owner names below the apex that own nothing themselves (RFC 8020: they exist, NODATA).
     public private(set) var emptyNonTerminals: Set<DNSName.Key> = []
     /// Names that do not exist now but may later (answered NODATA rather than NXDOMAIN).
-    public var mayExist: (@Sendable (DNSName) -> Bool)?
+    public var mayExist: (@Sendable (DNSName) -> Bool)? { didSet { generation = Generation() } }
+
+    /// The identity of this zone's contents: a fresh object on every change, shared by unchanged copies.
+    /// `DNSAnswerCache` keeps a strong reference to the one it was filled from (so the address cannot be reused)
+    /// and drops everything when the zone it is given carries another.
+    final class Generation: Sendable { init() {} }
+    private(set) var generation = Generation()
 
     public init(apex: DNSName, soa: DNSSOA, soaTTL: UInt32) {
         self.apex = apex; self.soa = soa; self.soaTTL = soaTTL
@@ -258,6 +307,7 @@ public struct DNSZone: Sendable {
     @discardableResult
     public mutating func set(_ name: DNSName, _ type: DNSType, _ set: DNSRRSet) -> Bool {
         guard name.isSubdomain(of: apex) else { return false }
+        generation = Generation()
         nodes[name.key, default: [:]][type] = set
         emptyNonTerminals.remove(name.key)
         var labels = name.labels

@@ -163,7 +163,8 @@ let fuzzAuthorityZone: DNSZone? = {
 }()
 
 /// The AoDNS authoritative server: `DNSAuthority.respond(to:zone:transport:)` on raw query bytes (first input
-/// byte: transport and slip) and the flood path's `minimalTruncated`. A UDP answer must fit the policy's size.
+/// byte: transport and slip) and the flood path's `minimalTruncated`. A UDP answer must fit the policy's size;
+/// `DNSAnswerCache` must answer exactly as the slow path, miss and hit.
 let dnsAuthorityTarget = FuzzTarget(name: "dns-authority", run: { b in
     guard let zone = fuzzAuthorityZone else { return }
     var k = Knobs(b)
@@ -174,6 +175,12 @@ let dnsAuthorityTarget = FuzzTarget(name: "dns-authority", run: { b in
     if case .success(let r) = DNSAuthority.respond(to: query, zone: zone, transport: transport, slip: sel & 2 != 0, policy: policy) {
         if transport == .udp { require(r.bytes.count <= max(policy.maxUDPSize, 512), "UDP answer of \(r.bytes.count) bytes") }
         require((try? DNSMessage.decode(r.bytes)) != nil, "answer does not decode")
+    }
+    // The answer cache (miss, then possibly a hit) must give exactly the slow path's result.
+    let slow = DNSAuthority.respond(to: query, zone: zone, transport: transport, policy: policy)
+    var cache = DNSAnswerCache(policy: policy)
+    for _ in 0..<2 {
+        require(cache.respond(to: query, zone: zone, transport: transport) == slow, "cached answer differs for \(query)")
     }
     query.withUnsafeBytes { raw in
         if let t = DNSAuthority.minimalTruncated(raw) {
