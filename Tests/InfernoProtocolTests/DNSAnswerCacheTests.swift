@@ -2,21 +2,13 @@ import Testing
 @testable import InfernoProtocol
 
 /// `DNSAnswerCache` must answer byte for byte what `DNSAuthority.respond` answers, hit or miss.
+private extension SplitMix64 {
+    mutating func int(_ n: Int) -> Int { Int(next() % UInt64(n)) }
+    mutating func bool() -> Bool { next() & 1 == 0 }
+}
+
 @Suite("DNS answer cache")
 struct DNSAnswerCacheTests {
-    struct Rng {
-        var s: UInt64
-        mutating func next() -> UInt64 {
-            s &+= 0x9E37_79B9_7F4A_7C15
-            var z = s
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func int(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-        mutating func bool() -> Bool { next() & 1 == 0 }
-    }
-
     static let apex = try! DNSName("Zone.example")
 
     /// A zone with every kind of answer: TXT (small and too large for 512), A, AAAA, names in RDATA (CNAME, NS,
@@ -49,7 +41,7 @@ struct DNSAnswerCacheTests {
     static let types: [UInt16] = [16, 1, 28, 5, 2, 12, 33, 6, 255, 252, 99, 47]
 
     /// `name` with each ASCII letter's case flipped at random.
-    static func spell(_ name: String, _ g: inout Rng) -> DNSName {
+    static func spell(_ name: String, _ g: inout SplitMix64) -> DNSName {
         if name == "." { return .root }
         let dn = try! DNSName(name)
         return try! DNSName(labels: dn.labels.map { l in
@@ -57,7 +49,7 @@ struct DNSAnswerCacheTests {
         })
     }
 
-    static func query(_ g: inout Rng) -> [UInt8] {
+    static func query(_ g: inout SplitMix64) -> [UInt8] {
         var flags: UInt16 = g.bool() ? 0x0100 : 0
         if g.int(4) == 0 { flags |= 0x0010 }          // CD
         if g.int(8) == 0 { flags |= 0x0020 }          // AD
@@ -89,7 +81,7 @@ struct DNSAnswerCacheTests {
     }
 
     @Test func cachedAnswersEqualTheSlowPathByteForByte() {
-        var g = Rng(s: 1)
+        var g = SplitMix64(seed: 1)
         var zone = Self.zone()
         var udp = DNSAnswerCache(), tcp = DNSAnswerCache()
         var mismatches = 0
@@ -107,7 +99,7 @@ struct DNSAnswerCacheTests {
     }
 
     @Test func damagedQueriesEqualTheSlowPath() {
-        var g = Rng(s: 2)
+        var g = SplitMix64(seed: 2)
         let zone = Self.zone()
         var cache = DNSAnswerCache()
         var mismatches = 0
@@ -137,7 +129,7 @@ struct DNSAnswerCacheTests {
                              ("host.zone.example", 16), ("ent.zone.example", 1), ("zone.example", 6),
                              ("big.zone.example", 16)] as [(String, UInt16)] {
             var tails: Set<[UInt8]> = []
-            var g = Rng(s: UInt64(type))
+            var g = SplitMix64(seed: UInt64(type))
             for k in 0..<16 {
                 let spelled = k == 0 ? try DNSName(name) : Self.spell(name, &g)
                 let m = DNSMessage(id: UInt16(k), flags: 0x0100,
@@ -209,7 +201,7 @@ struct DNSAnswerCacheTests {
     @Test func sizeIsBounded() throws {
         let zone = Self.zone()
         var cache = DNSAnswerCache(capacity: 8)
-        var g = Rng(s: 3)
+        var g = SplitMix64(seed: 3)
         // Random names: NXDOMAIN or mayExist NODATA, never stored.
         for _ in 0..<2_000 {
             let label = (0..<8).map { _ in UInt8(0x61 + g.int(26)) }
