@@ -10,8 +10,7 @@ corpus=$root/Tests/fuzz/corpus
 fx=$root/Tests/InfernoProtocolTests/Fixtures
 export SWIFT_BACKTRACE=enable=no
 rm -rf "$corpus"
-for t in arc cmc conmon flow audio dns dns-authority usrvclock base91 aodns-sequence aodns-pack aodns-records \
-         audiosocket state; do
+for t in $(FUZZ_TARGET=list "$bin" 2>/dev/null); do
     FUZZ_TARGET=$t FUZZ_WRITE_SEEDS="$corpus/$t" "$bin"
 done
 # Captures: ARC request/response pairs and subscription messages; conmon and heartbeat packets.

@@ -7,8 +7,7 @@
 set -u
 bin=$1; seconds=$2; jobs=$3; shift 3
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(arc cmc conmon flow audio dns dns-authority usrvclock base91 aodns-sequence
-                                     aodns-pack aodns-records audiosocket state)
+[ ${#targets[@]} -gt 0 ] || read -r -a targets <<<"$(FUZZ_TARGET=list "$bin" 2>/dev/null)"
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$root/.build-fuzz
 mkdir -p "$work/crashes" "$work/logs"

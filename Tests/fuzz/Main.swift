@@ -1,5 +1,6 @@
 // libFuzzer entry points of `inferno-fuzz`, the one fuzz executable that holds every target (README.md, "Fuzzing and sanitizers").
 // Built by `make fuzz-build` with `swiftc -sanitize=fuzzer`; the target is chosen with FUZZ_TARGET=<name>.
+// FUZZ_TARGET=list prints the targets' names (the scripts take the list from here).
 // FUZZ_WRITE_SEEDS=<dir> writes the target's generated valid messages into <dir> and exits (`make fuzz-seeds`).
 import Foundation
 
@@ -18,6 +19,12 @@ let targets: [FuzzTarget] = [
 
 nonisolated(unsafe) var selected: FuzzTarget?
 
+/// A decoded value (if the decoder accepted the input) must survive `reencode` (encode, then decode) unchanged.
+func requireRoundTrip<T: Equatable>(_ decoded: T?, _ what: String, _ reencode: (T) -> T?) {
+    guard let v = decoded else { return }
+    require(reencode(v) == v, "\(what) re-encode")
+}
+
 /// An invariant broke: say which and abort, so libFuzzer saves the input as a crash.
 func require(_ condition: @autoclosure () -> Bool, _ what: @autoclosure () -> String) {
     if !condition() {
@@ -30,6 +37,7 @@ func require(_ condition: @autoclosure () -> Bool, _ what: @autoclosure () -> St
 public func fuzzInitialize(_ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>) -> CInt {
     let env = ProcessInfo.processInfo.environment
     let names = targets.map(\.name).joined(separator: " ")
+    if env["FUZZ_TARGET"] == "list" { print(names); exit(0) }
     guard let name = env["FUZZ_TARGET"], let t = targets.first(where: { $0.name == name }) else {
         FileHandle.standardError.write(Data("FUZZ_TARGET must be one of: \(names)\n".utf8))
         exit(2)

@@ -6,14 +6,8 @@ import Foundation
 
 /// ARC (port 4440): `ARCRequest.decode` (DeviceModel.handleARC) and `ARCResponse.decode` (ARCClient).
 let arcTarget = FuzzTarget(name: "arc", run: { b in
-    if let r = try? ARCRequest.decode(b) {
-        let again = try? ARCRequest.decode(r.encode())
-        require(again == r, "ARC request re-encode")
-    }
-    if let r = try? ARCResponse.decode(b) {
-        let again = try? ARCResponse.decode(r.encode())
-        require(again == r, "ARC response re-encode")
-    }
+    requireRoundTrip(try? ARCRequest.decode(b), "ARC request") { try? ARCRequest.decode($0.encode()) }
+    requireRoundTrip(try? ARCResponse.decode(b), "ARC response") { try? ARCResponse.decode($0.encode()) }
 }, seeds: {
     [ARCRequest(transactionID: 1, body: .channelCounts).encode(),
      ARCRequest(transactionID: 2, body: .deviceName).encode()]
@@ -21,14 +15,8 @@ let arcTarget = FuzzTarget(name: "arc", run: { b in
 
 /// CMC (port 8800): `CMCPacket.decode` (DeviceRuntime) and `CMCRegistrationResponse.decode` (ARCClient).
 let cmcTarget = FuzzTarget(name: "cmc", run: { b in
-    if let p = try? CMCPacket.decode(b) {
-        let again = try? CMCPacket.decode(p.encode())
-        require(again == p, "CMC packet re-encode")
-    }
-    if let r = try? CMCRegistrationResponse.decode(b) {
-        let again = try? CMCRegistrationResponse.decode(r.encode())
-        require(again == r, "CMC registration response re-encode")
-    }
+    requireRoundTrip(try? CMCPacket.decode(b), "CMC packet") { try? CMCPacket.decode($0.encode()) }
+    requireRoundTrip(try? CMCRegistrationResponse.decode(b), "CMC registration response") { try? CMCRegistrationResponse.decode($0.encode()) }
 }, seeds: {
     let mac: [UInt8] = [0x02, 0, 0, 0, 0, 1]
     return [CMCRegistrationRequest(transactionID: 7, controllerMAC: mac).encode(),
@@ -38,10 +26,7 @@ let cmcTarget = FuzzTarget(name: "cmc", run: { b in
 
 /// Conmon (port 8700 and the 0xFFFE heartbeats): `ConmonPacket.decode` (DeviceRuntime), `Heartbeat.decode`.
 let conmonTarget = FuzzTarget(name: "conmon", run: { b in
-    if let p = try? ConmonPacket.decode(b) {
-        let again = try? ConmonPacket.decode(p.encode())
-        require(again == p, "conmon packet re-encode")
-    }
+    requireRoundTrip(try? ConmonPacket.decode(b), "conmon packet") { try? ConmonPacket.decode($0.encode()) }
     if let h = try? Heartbeat.decode(b) {
         let e = h.encode()
         let again = try? Heartbeat.decode(e)
@@ -58,14 +43,8 @@ let conmonTarget = FuzzTarget(name: "conmon", run: { b in
 
 /// Flow control (port 4455): `FlowControlPacket.decode` (FlowControlServer), `FlowResponse.decode` (Subscriber).
 let flowTarget = FuzzTarget(name: "flow", run: { b in
-    if let p = try? FlowControlPacket.decode(b) {
-        let again = try? FlowControlPacket.decode(p.encode())
-        require(again == p, "flow-control packet re-encode")
-    }
-    if let r = try? FlowResponse.decode(b) {
-        let again = try? FlowResponse.decode(r.encode())
-        require(again == r, "flow response re-encode")
-    }
+    requireRoundTrip(try? FlowControlPacket.decode(b), "flow-control packet") { try? FlowControlPacket.decode($0.encode()) }
+    requireRoundTrip(try? FlowResponse.decode(b), "flow response") { try? FlowResponse.decode($0.encode()) }
 }, seeds: {
     let h = FlowHandle(flowNumber: 3, cookie: 0x1234)
     return [FlowRequest(transactionID: 1, receiverName: "rx", sampleRate: 48000, bitsPerSample: 24, channels: [1, 2],

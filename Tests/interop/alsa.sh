@@ -168,10 +168,8 @@ check "no clock: arecord completes 2 s of silence" json "$work/nc.json" "$arc ==
 check "no clock: the reason is printed" grep -q "no media clock" "$work/nc.log"
 
 # 9. mode attach: a device started on its own (inferno run --shm) serves PCMs and outlives them.
-"$root/scripts/netns.sh" exec "$pfx" 2 "$INFERNO_BIN" run --shm "$shm" --bind eth0 --name studio --tx 2 --rx 2 \
-  --ports 24480 --process-id 3 --latency-ms 40 --device-id 00000000000d0001 --state-dir "$work/state-s" \
-  >>"$work/studio.log" 2>&1 &
-echo $! >"$work/studio.pid"
+run_device 2 studio --shm "$shm" --name studio --tx 2 --rx 2 --ports 24480 --process-id 3 --latency-ms 40 \
+  --device-id 00000000000d0001
 sleep 1.5
 subscribe 2 1@studio 01@alpha & s1=$!
 subscribe 2 2@studio 02@alpha & s2=$!

@@ -16,21 +16,8 @@ done
 Z=music.example.com
 PORT=25353          # our server
 UB=25354            # unbound
-work=$(mktemp -d)
-pfx="iaod$$"
-cleanup() {
-  for f in "$work"/*.pid; do [ -f "$f" ] && kill -KILL "$(cat "$f")" 2>/dev/null || true; done
-  sleep 0.2
-  if [ "$(id -u)" -eq 0 ]; then "$root/scripts/netns.sh" down "$pfx" || true; fi
-  [ -n "${KEEP_WORK:-}" ] && echo "kept $work" || rm -rf "$work"
-}
-trap cleanup EXIT
-
-pass=0; fail=0
-check() { local name=$1; shift; if "$@"; then pass=$((pass+1)); echo "ok - $name"; else fail=$((fail+1)); echo "not ok - $name"; fi; }
+source "$here/lib.bash"   # namespaces only in part 3, when root
 jok() { "$py" -c 'import json,sys; d=json.loads(open(sys.argv[1]).read().strip().splitlines()[-1]); sys.exit(0 if d.get("ok") else 1)' "$1"; }
-stop_pid() { local f="$work/$1.pid"; [ -f "$f" ] || return 0; kill "-${2:-TERM}" "$(cat "$f")" 2>/dev/null || true
-  for _ in $(seq 50); do kill -0 "$(cat "$f")" 2>/dev/null || break; sleep 0.1; done; rm -f "$f"; }
 d() { dig @127.0.0.1 -p "$PORT" +time=2 +tries=2 "$@"; }
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -186,10 +173,8 @@ grep -h 'latency ms' "$work/direct.log" "$work/unbound.log" | sed 's/^/  # /' | 
 #    a) device A --tx-source tone → device B RX 1 → B --aodns-serve → inferno aodns listen (h3) → WAV
 #    b) inferno aodns serve (h3) → device C --aodns-listen → C TX 1 → device D records it
 if [ "$(id -u)" -eq 0 ]; then
-  net=27
-  "$root/scripts/netns.sh" up "$pfx" 3 "$net"
+  netns_hosts "iaod$$" 3 27
   A=10.99.$net.1; B=10.99.$net.2; C=10.99.$net.3
-  nx() { local h=$1; shift; "$root/scripts/netns.sh" exec "$pfx" "$h" "$@"; }
   bg() { local h=$1 name=$2; shift 2; "$root/scripts/netns.sh" exec "$pfx" "$h" "$@" >"$work/$name.log" 2>&1 & echo $! >"$work/$name.pid"; }
   bg 1 deva "$INFERNO_BIN" run --bind eth0 --name aoda --tx 2 --rx 0 --tx-source tone:1000 --device-id 00000000000a0027 \
     --state-dir "$work/st-a"
@@ -220,7 +205,7 @@ if [ "$(id -u)" -eq 0 ]; then
   "$py" "$chk" tone "$work/dev-rec.wav" --expect 440 --onset --skip 0.5 >"$work/dev-rec.json" 2>&1 || true
   check "aodns serve → C --aodns-listen → C TX 1 → D records: 440 Hz at 48 kHz, SNR ≥ 30 dB, no gaps ($(cut -c1-120 "$work/dev-rec.json"))" jok "$work/dev-rec.json"
   stop_pid devc; stop_pid serveh3
-  "$root/scripts/netns.sh" down "$pfx"
+  "$root/scripts/netns.sh" down "$pfx"; pfx=   # done with the namespaces (the exit trap skips them now)
 else
   check "device tests need root (network namespaces)" false
 fi

@@ -15,7 +15,7 @@ if [ "$(id -u)" -ne 0 ]; then echo "crashstate: needs root for network namespace
 py="$VENV/bin/python"
 KILLS=${KILLS:-20}
 
-. "$here/lib.bash"   # the shared namespace harness (not itself a test: make test-interop runs *.sh)
+source "$here/lib.bash"
 cleanup_extra() { [ -f "$work/ctl.pid" ] && kill -TERM "$(cat "$work/ctl.pid")" 2>/dev/null; }
 netns_hosts "icst$$" 2 63
 D=10.99.$net.1

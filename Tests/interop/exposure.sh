@@ -13,7 +13,7 @@ root=$(cd "$here/../.." && pwd)
 if [ "$(id -u)" -ne 0 ]; then echo "exposure: needs root for network namespaces"; exit 1; fi
 py="$VENV/bin/python"
 
-. "$here/lib.bash"   # the shared namespace harness (not itself a test: make test-interop runs *.sh)
+source "$here/lib.bash"
 netns_hosts "iexp$$" 3 64
 D=10.99.$net.1
 na() { local h=$1; shift; nx "$h" timeout 60 "$VENV/bin/netaudio" --interface eth0 --timeout 3 "$@" 2>>"$work/netaudio-h$h.err" || echo "netaudio $* failed (rc $?)" >>"$work/netaudio-h$h.err"; }
@@ -29,9 +29,7 @@ check "--allow-controllers 10.0.0.0/33: exit 2, one line naming the setting" \
 "$root/scripts/netns.sh" exec "$pfx" 1 env INFERNO_ALLOW_CONTROLLERS=10.99.$net.2 "$INFERNO_BIN" run --bind eth0 \
   --name guard --tx 2 --rx 2 --device-id 00000000000d0064 --state-dir "$work/state-guard" >>"$work/guard.log" 2>&1 &
 echo $! >"$work/guard.pid"
-"$root/scripts/netns.sh" exec "$pfx" 3 "$INFERNO_BIN" run --bind eth0 --name edge --tx 0 --rx 1 \
-  --device-id 00000000000e0064 --state-dir "$work/state-edge" >>"$work/edge.log" 2>&1 &
-echo $! >"$work/edge.pid"
+run_device 3 edge --name edge --tx 0 --rx 1 --device-id 00000000000e0064
 sleep 2
 gstate="$work/state-guard/00000000000d0064.json"
 

@@ -21,7 +21,7 @@ BURST=5                   # 100 % loss
 R=12                      # impaired seconds after the burst (recovery window)
 CH=16
 
-. "$here/lib.bash"   # the shared namespace harness (not itself a test: make test-interop runs *.sh)
+source "$here/lib.bash"
 netns_hosts "iflt$$" 2 65
 sw="$pfx-sw"
 tai_ns() { "$py" -c 'import time; print(time.clock_gettime_ns(time.CLOCK_TAI))'; }
@@ -47,9 +47,7 @@ else
 fi
 echo "# impairment: $mode (1 % loss, 1 % duplication, 1 % reordering, 1 ms + 5 ms jitter towards B)"
 
-"$root/scripts/netns.sh" exec "$pfx" 1 "$INFERNO_BIN" run --bind eth0 --name alpha --tx $CH --rx 0 --tx-source pattern --device-id 00000000000a0061 \
-  --state-dir "$work/state-a" --stats-seconds 5 >>"$work/a.log" 2>&1 &
-echo $! >"$work/a.pid"
+run_device 1 a --name alpha --tx $CH --rx 0 --tx-source pattern --device-id 00000000000a0061 --stats-seconds 5
 
 # B's subscriptions come from its state file (RX c <- TX c@alpha), as after a controller patched it.
 bid=00000000000b0061

@@ -31,14 +31,12 @@ LATE_PERMILLE=${FLOOD_LATE_PERMILLE:-1}
 late_max=$((1500 * F * LATE_PERMILLE / 1000))
 late_ok() { [ "$1" -le "$late_max" ] && [ "$2" -le $(( $1 * 32 * CH )) ]; }
 
-. "$here/lib.bash"   # the shared namespace harness (not itself a test: make test-interop runs *.sh)
+source "$here/lib.bash"
 netns_hosts "ifld$$" 2 62
 A=10.99.$net.1; B=10.99.$net.2
 "$ccbin" -O2 -Wall -o "$work/flood" "$here/flood.c"
 
-"$root/scripts/netns.sh" exec "$pfx" 1 "$INFERNO_BIN" run --bind eth0 --name alpha --tx $CH --rx 0 --tx-source pattern --device-id 00000000000a0062 \
-  --state-dir "$work/state-a" >>"$work/a.log" 2>&1 &
-echo $! >"$work/a.pid"
+run_device 1 a --name alpha --tx $CH --rx 0 --tx-source pattern --device-id 00000000000a0062
 bid=00000000000b0062
 write_subscriptions "$work/state-b/$bid.json" $CH alpha
 sleep 1
