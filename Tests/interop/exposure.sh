@@ -128,8 +128,7 @@ for i in range(500):
 print(locked)
 PY
 check "500 renames from h3 in a burst: all answered 0x0600" grep -qx 500 "$work/burst.out"
-kill -TERM "$(cat "$work/guard.pid")"; for _ in $(seq 50); do kill -0 "$(cat "$work/guard.pid")" 2>/dev/null || break; sleep 0.1; done
-rm -f "$work/guard.pid"
+stop_pid guard
 refused=$(sed -n 's/.*refused by --allow-controllers \([0-9]*\).*/\1/p' "$work/guard.log" | tail -1)
 lines=$(grep -c 'not in --allow-controllers' "$work/guard.log" || true)
 echo "# guard: ${refused:-?} requests refused, $lines log lines about them"
