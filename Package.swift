@@ -69,7 +69,7 @@ let package = Package(
                                  .unsafeFlags(["-static-stdlib", "-Xlinker", "-z", "-Xlinker", "nodelete",
                                                "-Xlinker", "--no-undefined"])]),
         .executableTarget(name: "InfernoCLI", dependencies: [
-            "InfernoDevice", "InfernoAoDNS", "InfernoAudioSocket", "InfernoCommandLine",
+            "InfernoDevice", "InfernoProtocol", "InfernoAoDNS", "InfernoAudioSocket", "InfernoCommandLine",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "InfernoWired", dependencies: [

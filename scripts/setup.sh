@@ -9,6 +9,7 @@ APT_PACKAGES=(
   pipewire pipewire-bin wireplumber dbus-daemon                                        # PipeWire interop test
   bind9-dnsutils unbound                                                               # AoDNS tests (dig, a real resolver)
   libavahi-compat-libdnssd-dev avahi-daemon avahi-utils dbus                           # --mdns avahi and its test
+  linuxptp tshark                                                                      # PTP tests (ptp4l/pmc peers, dissector)
 )
 PY_PACKAGES=(netaudio==0.4.2)
 BENCH_PACKAGES=(nsd bind9-dnsutils)                                                   # make bench: the DNS row's reference server

@@ -36,8 +36,9 @@ public struct DeviceOptions: ParsableArguments {
     public var txSource: String?
     @Option(help: "tpdf or off: dither when the wire depth is below the source's (INFERNO_DITHER). Default tpdf.")
     public var dither: String?
-    @Option(help: "auto, system, usrvclock[:PATH] or phc:/dev/ptpN (INFERNO_CLOCK; INFERNO_CLOCK_PATH sets the usrvclock socket). Default auto.")
+    @Option(help: "auto, system, ptp, usrvclock[:PATH] or phc:/dev/ptpN (INFERNO_CLOCK; INFERNO_CLOCK_PATH sets the usrvclock socket). Default auto.")
     public var clock: String?
+    @OptionGroup(title: "PTP clock (--clock ptp, or auto)") public var ptp: PTPOptions
     @Option(name: .customLong("state-dir"), help: "Where state is kept, one file per device id (INFERNO_STATE_DIR). Default $XDG_STATE_HOME/inferno.")
     public var stateDir: String?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error (INFERNO_LOG_LEVEL). Default info.")
@@ -71,7 +72,7 @@ public struct DeviceOptions: ParsableArguments {
             ("allow-controllers", allowControllers),
             ("audiosocket-listen", audiosocketListen), ("audiosocket-calls", audiosocketCalls),
             ("audiosocket-connect", audiosocketConnect.isEmpty ? nil : audiosocketConnect.joined(separator: " ")),
-        ]
+        ] + ptp.given
         for (k, v) in given { if let v { flags[k] = v } }
         return flags
     }
@@ -92,7 +93,7 @@ public struct DeviceOptions: ParsableArguments {
                 return h
             }
             let logger = Logger(label: program)
-            let clock = try config.clock.makeSource(logger: logger)
+            let clock = try config.clock.makeSource(logger: logger, ptp: ClockSpec.PTPContext(config: config))
             // AudioSocket calls: extra channels "call N", fed and read by the bridge `start` starts.
             let calls = config.audioSocket.enabled ? DeviceCallMedia(slots: config.audioSocket.calls) : nil
             let runtime = try DeviceRuntime(config: config, environment: env, logger: logger, clock: clock,
@@ -170,5 +171,27 @@ public func writeLine(_ s: String) {
         let n = bytes.withUnsafeBytes { write(1, $0.baseAddress! + off, $0.count - off) }
         if n <= 0 { if n < 0 && errno == EINTR { continue }; return }
         off += n
+    }
+}
+
+/// The `--ptp-*` options (device commands and `inferno clock`).
+public struct PTPOptions: ParsableArguments {
+    public init() {}
+    @Option(name: .customLong("ptp-version"), help: "1 (Dante), 2 (AES67, linuxptp) or both (INFERNO_PTP_VERSION). Default both.")
+    public var version: String?
+    @Option(name: .customLong("ptp-domain"), help: "PTPv2 domain 0-127 (INFERNO_PTP_DOMAIN). Default 0.")
+    public var domain: String?
+    @Option(name: .customLong("ptp-leader"), help: "never, auto (lead when no better leader is heard) or preferred (INFERNO_PTP_LEADER). Default auto with --clock ptp; with --clock auto the device only follows unless this is given.")
+    public var leader: String?
+    @Option(name: .customLong("ptp-timestamping"), help: "auto or software: kernel software timestamps (INFERNO_PTP_TIMESTAMPING). Default auto.")
+    public var timestamping: String?
+    @Option(name: .customLong("ptp-test-timescale-offset-ns"), help: "Test only: lead with the host clock shifted by this many ns (INFERNO_PTP_TEST_TIMESCALE_OFFSET_NS).")
+    public var testOffset: String?
+    @Option(name: .customLong("ptp-test-timescale-ppm"), help: "Test only: lead with the host clock running this many ppm fast (INFERNO_PTP_TEST_TIMESCALE_PPM).")
+    public var testPpm: String?
+
+    public var given: [(String, String?)] {
+        [("ptp-version", version), ("ptp-domain", domain), ("ptp-leader", leader), ("ptp-timestamping", timestamping),
+         ("ptp-test-timescale-offset-ns", testOffset), ("ptp-test-timescale-ppm", testPpm)]
     }
 }

@@ -25,6 +25,8 @@ public struct DeviceConfig: Equatable, Sendable {
     public var dither: Bool = true
     /// `--clock` (auto, system, usrvclock[:PATH], phc:/dev/ptpN; INFERNO_CLOCK, INFERNO_CLOCK_PATH).
     public var clock: ClockSpec = .auto(path: ClockSpec.defaultUSrvClockPath)
+    /// `--ptp-*`: the built-in PTP clock's settings (used by `--clock ptp` and `auto`).
+    public var ptp = PTPSettings()
     /// `--shm NAME` (INFERNO_SHM): serve the TX/RX channels to applications (the ALSA plugin) through the shared
     /// memory port `/dev/shm/inferno-NAME` instead of `--tx-source`.
     public var shm: String?
@@ -119,6 +121,7 @@ public struct DeviceConfig: Equatable, Sendable {
             }
         }
         c.clock = try ClockSpec.parse(flags["clock"], environment: environment)
+        c.ptp = try PTPSettings.resolve(value)
         if let (v, s) = value("shm", "INFERNO_SHM") {
             do { _ = try SharedAudioPort.path(forName: v) } catch {
                 throw ConfigError(setting: s, value: v, reason: "must be 1 to 64 letters, digits, '.', '_' or '-'")

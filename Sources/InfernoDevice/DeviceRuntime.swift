@@ -555,9 +555,12 @@ public final class DeviceRuntime: @unchecked Sendable {
             if !req.isProbe { log.warning("ignored a request to change the interface configuration (managed by the host)") }
             sendConmon(.interfaceStatus(InterfaceStatus(mac: interface.mac ?? [0, 0, 0, 0, 0, 0], ipv4: interface.address,
                                                         netmask: interface.netmask, dns: 0, gateway: 0)))
-        case .clockConfig:
-            // Follower, not preferred leader (PTP port state 9 = SLAVE).
-            sendConmon(.clockStatus(ClockStatus(portState: 9, preferredLeader: false)))
+        case .clockConfig(let req):
+            if req.isSet, let ptp = clock as? PTPClock {
+                log.notice("preferred leader \(req.preferred ? "set" : "cleared") by \(from.ipAddress ?? "?")")
+                ptp.setPreferred(req.preferred)
+            }
+            sendConmon(.clockStatus(clockStatus(afterSetting: req.isSet ? req.preferred : nil)))
         case .aes67Config:
             sendConmon(.aes67Status(AES67Status(current: false, pending: false)))
         case .reboot:
@@ -568,9 +571,26 @@ public final class DeviceRuntime: @unchecked Sendable {
         }
     }
 
+    /// Conmon 0x0020 for the clock in use: the built-in PTP clock's real state, else a follower of an external
+    /// clock (state 9, not preferred). `afterSetting` is the preferred flag just requested (the PTP thread applies
+    /// it a moment later).
+    func clockStatus(afterSetting preferred: Bool? = nil) -> ClockStatus {
+        let own = (interface.mac ?? [0, 0, 0, 0, 0, 0]) + [0, 0]
+        guard let ptp = clock as? PTPClock else { return ClockStatus(portState: 9, preferredLeader: false) }
+        let snap = ptp.snapshot
+        let st = snap.status
+        let gm = st.leaderMAC.map { $0 + [0, 0] } ?? own
+        let ppb = Int32(clamping: Int64((st.freqScale * 1e9).rounded()))
+        let following = (st.reference == .v1 || st.reference == .v2) && st.servo == .locked
+        return ClockStatus(portState: snap.reportedState.rawValue, v2State: st.v2State.rawValue,
+                           preferredLeader: preferred ?? st.preferred, synchronized: following, frequencyOffsetPPB: ppb,
+                           ownID: own, parentID: gm, grandmasterID: gm)
+    }
+
     /// What a conmon message would change, nil for queries and probes.
     static func conmonChange(_ m: ConmonMessage) -> String? {
         switch m {
+        case .clockConfig(let r) where r.isSet: return "preferred-leader change"
         case .setSampleRate(let s) where s.presence != 0: return "sample rate change"
         case .setEncoding(let s) where s.presence != 0: return "encoding change"
         case .interfaceConfig(let r) where !r.isProbe: return "interface change"
@@ -596,13 +616,19 @@ public final class DeviceRuntime: @unchecked Sendable {
 
     func sendConmon(_ message: ConmonMessage) {
         guard let dest = try? SocketAddress(ipAddress: Self.conmonGroup, port: Int(DantePorts.conmonMulticast)) else { return }
-        let packet = ConmonPacket(deviceID: deviceID.bytes, sequence: nextSequence(), message: message)
+        // 0x0020 goes out with the class/version of the captured real status (0x0724): netaudio 0.4.2 reads that
+        // revision's layout and rejects the same bytes under 0x072A.
+        var version: UInt16 = 0x072A
+        if case .clockStatus = message { version = 0x0724 }
+        let packet = ConmonPacket(deviceID: deviceID.bytes, sequence: nextSequence(), classVersion: version, message: message)
         conmon.send(packet.encode(), to: dest)
     }
 
     func sendHeartbeat() {
         guard let dest = try? SocketAddress(ipAddress: Self.heartbeatGroup, port: Int(DantePorts.heartbeatMulticast)) else { return }
-        conmon.send(Heartbeat(deviceID: deviceID.bytes, sequence: nextSequence()).encode(), to: dest)
+        // The frequency offset the clock runs at against its host oscillator (the PTP servo's estimate; 0 otherwise).
+        let ppb = (clock as? PTPClock).map { Int32(clamping: Int64(($0.snapshot.status.freqScale * 1e9).rounded())) } ?? 0
+        conmon.send(Heartbeat(deviceID: deviceID.bytes, sequence: nextSequence(), frequencyOffsetPPB: ppb).encode(), to: dest)
     }
 
     func nextSequence() -> UInt16 {

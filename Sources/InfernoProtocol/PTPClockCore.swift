@@ -71,6 +71,8 @@ public struct PTPClockCore: Sendable {
         public var lastSyncUnderlyingNs: Int64?
         public var counters: Counters
         public var preferred: Bool
+        /// The followed leader's MAC (v1 uuid, or the v2 identity without FF FE), nil when not following.
+        public var leaderMAC: [UInt8]?
     }
 
     public struct Counters: Equatable, Sendable {
@@ -130,8 +132,7 @@ public struct PTPClockCore: Sendable {
         let elapsed = Double(u &- (startU ?? u))
         let target = u &+ d &+ configuration.timescaleOffsetNs &+ Int64((elapsed * configuration.timescalePpm * 1e-6).rounded())
         var o = overlay ?? ClockOverlay(clockID: 4, lastSync: u, shift: 0, freqScale: 0)
-        let theta = o.overlayTime(underlyingNs: u) &- target
-        let r = hostServo.sample(offsetNs: theta, at: u, overlay: &o)
+        let r = hostServo.sample(referenceNs: target, at: u, overlay: &o)
         let step: Int64?
         if case .stepped(let s) = r { step = s } else { step = nil }
         overlay = o
@@ -213,7 +214,17 @@ public struct PTPClockCore: Sendable {
         Status(reference: reference, v1State: p1.state, v2State: p2.state, leader: leaderText,
                servo: reference == .host ? hostServo.state : servo.state, offsetNs: servo.lastOffsetNs,
                pathDelayNs: delays.median, freqScale: frequencyEstimate, lastSyncUnderlyingNs: lastSyncU,
-               counters: counters, preferred: preferred)
+               counters: counters, preferred: preferred, leaderMAC: leaderMAC)
+    }
+
+    private var leaderMAC: [UInt8]? {
+        switch reference {
+        case .v1: return p1.master?.uuid
+        case .v2:
+            guard let id = p2.master?.clockIdentity, id.count == 8 else { return nil }
+            return [id[0], id[1], id[2], id[5], id[6], id[7]]
+        case .host, .holdover: return nil
+        }
     }
 
     /// The frequency of the overlay against the underlying clock (smoothed: the servo's integral term).
@@ -634,7 +645,7 @@ public struct PTPClockCore: Sendable {
                                             hardwareTimestamps: configuration.hardwareTimestamps)
         servo.configuration.kp = wanted.kp
         servo.configuration.ki = wanted.ki
-        let r = servo.sample(offsetNs: raw &- delays.median, at: t2u, overlay: &o)
+        let r = servo.sample(referenceNs: t1 &+ delays.median, rateReferenceNs: t1, at: t2u, overlay: &o)
         switch r {
         case .stepped(let s):
             counters.steps += 1

@@ -13,7 +13,7 @@ struct FuzzTarget {
 }
 
 let targets: [FuzzTarget] = [
-    arcTarget, cmcTarget, conmonTarget, flowTarget, audioTarget, dnsTarget, dnsAuthorityTarget, usrvclockTarget,
+    arcTarget, cmcTarget, conmonTarget, flowTarget, audioTarget, dnsTarget, dnsAuthorityTarget, usrvclockTarget, ptpTarget,
     base91Target, aodnsSequenceTarget, aodnsPackTarget, aodnsRecordsTarget, audiosocketTarget, stateTarget,
 ]
 

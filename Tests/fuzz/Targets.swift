@@ -191,6 +191,42 @@ let usrvclockTarget = FuzzTarget(name: "usrvclock", run: { b in
      [0, 0, 0, 1, 0, 0, 0, 0] + ClockOverlay(clockID: 11, lastSync: -5, shift: -1, freqScale: -2e-5).encode()]
 })
 
+/// PTP (ports 319/320): `PTPv1Message.decode` and `PTPv2Message.decode` round trips, then the datagram into a
+/// listening `PTPClockCore` (as the PTP thread feeds it): nothing it does may publish a clock jump.
+let ptpTarget = FuzzTarget(name: "ptp", run: { b in
+    requireRoundTrip(try? PTPv1Message.decode(b), "PTPv1 message") { try? PTPv1Message.decode($0.encode()) }
+    requireRoundTrip(try? PTPv2Message.decode(b), "PTPv2 message") { try? PTPv2Message.decode($0.encode()) }
+    var core = ptpFuzzCore
+    for a in core.receive(b, event: b.count % 2 == 0, at: 2_000_000_000) {
+        if case .overlay(_, let step) = a { require(step == nil, "one datagram stepped a listening clock") }
+    }
+    require(core.counters.received == 1, "every datagram counted")
+}, seeds: {
+    let mac: [UInt8] = [2, 0, 0, 0, 0, 1]
+    let h = PTPv1Header(messageType: PTPv1.eventMessage, sourceUuid: mac, sourcePortId: 1, sequenceId: 7, control: .sync,
+                        flags: PTPv1.flagAssist)
+    let q = PTPv1ClockQuality(stratum: 4, variance: -4000, preferred: false)
+    let sync = PTPv1Sync(header: h, originTimestamp: PTPTimestamp(ns: 1_700_000_000_000_000_000), grandmasterUuid: mac,
+                         grandmasterPortId: 1, grandmasterSequenceId: 7, grandmaster: q, syncInterval: -2,
+                         localClockVariance: -4000, localStepsRemoved: 0, localClockStratum: 4, parentUuid: mac, parentPortField: 1)
+    let id = PTPPortIdentity(clockIdentity: PTPPortIdentity.eui64(mac: mac), portNumber: 1)
+    let ah = PTPv2Header(messageType: .announce, sourcePortIdentity: id, sequenceId: 3, logMessageInterval: 1)
+    return [PTPv1Message.sync(sync).encode(),
+            PTPv2Message.announce(PTPv2Announce(header: ah, grandmasterPriority1: 128, grandmasterClockClass: 248,
+                                                grandmasterClockAccuracy: 0xFE, grandmasterOffsetScaledLogVariance: 0xFFFF,
+                                                grandmasterPriority2: 128, grandmasterIdentity: id.clockIdentity,
+                                                stepsRemoved: 0, timeSource: 0xA0)).encode(),
+            PTPv2Message.sync(PTPv2Header(messageType: .sync, flags: PTPv2.flagTwoStep, sourcePortIdentity: id, sequenceId: 4,
+                                          logMessageInterval: -3), originTimestamp: PTPTimestamp(ns: 5)).encode()]
+})
+
+/// A core that has started (one host sample), as the PTP thread has it before any traffic.
+nonisolated(unsafe) let ptpFuzzCore: PTPClockCore = {
+    var c = PTPClockCore(configuration: .init(mac: [2, 0, 0, 0, 0, 9]))
+    _ = c.hostSample(taiMinusUnderlyingNs: 1_700_000_000_000_000_000, at: 1_000_000_000)
+    return c
+}()
+
 // MARK: - AoDNS
 
 /// basE91: decoding is total; decode∘encode is the identity and encode∘decode is stable.

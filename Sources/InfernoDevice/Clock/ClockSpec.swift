@@ -1,17 +1,22 @@
 import Glibc
 import Logging
 
-/// Where the media clock comes from: `--clock auto|system|usrvclock[:PATH]|phc:/dev/ptpN` (INFERNO_CLOCK), with
+/// Where the media clock comes from: `--clock auto|system|ptp|usrvclock[:PATH]|phc:/dev/ptpN` (INFERNO_CLOCK), with
 /// INFERNO_CLOCK_PATH as the default usrvclock socket path (else /tmp/ptp-usrvclock).
 ///
-/// * `auto` (the default): usrvclock when a server at the path answers within `autoProbeTimeoutNs`, else system.
-///   `auto:PATH` probes PATH instead.
+/// * `auto` (the default): usrvclock when a server at the path answers within `autoProbeTimeoutNs`; else, on a
+///   network interface where the PTP ports can be opened, the built-in PTP clock (on the host clock until a
+///   leader is heard, then following it; it offers itself as leader only when `--ptp-leader` is given); else
+///   system. `auto:PATH` probes PATH instead.
 /// * `system`: the host's CLOCK_TAI (falling back to CLOCK_REALTIME); every device on one host agrees.
+/// * `ptp`: the built-in PTP clock (`PTPClock`): follows the network's PTPv1/PTPv2 leader, or leads per
+///   `--ptp-leader` (default auto).
 /// * `usrvclock[:PATH]`: follow a usrvclock server (a PTP daemon, or `inferno clock serve`).
 /// * `phc:/dev/ptpN`: read a PTP hardware clock directly.
 public enum ClockSpec: Equatable, Sendable, CustomStringConvertible {
     case auto(path: String)
     case system
+    case ptp
     case usrvclock(path: String)
     case phc(path: String)
 
@@ -29,6 +34,7 @@ public enum ClockSpec: Equatable, Sendable, CustomStringConvertible {
         switch self {
         case .auto(let p): return "auto:\(p)"
         case .system: return "system"
+        case .ptp: return "ptp"
         case .usrvclock(let p): return "usrvclock:\(p)"
         case .phc(let p): return "phc:\(p)"
         }
@@ -54,7 +60,7 @@ public enum ClockSpec: Equatable, Sendable, CustomStringConvertible {
         } else {
             kind = Substring(v); arg = nil
         }
-        let usage = "must be auto, system, usrvclock[:PATH] or phc:/dev/ptpN"
+        let usage = "must be auto, system, ptp, usrvclock[:PATH] or phc:/dev/ptpN"
         switch kind.lowercased() {
         case "auto", "usrvclock":
             var path = defaultPath
@@ -69,6 +75,9 @@ public enum ClockSpec: Equatable, Sendable, CustomStringConvertible {
         case "system":
             guard arg == nil else { throw ConfigError(setting: setting, value: raw, reason: "\(usage) (system takes no path)") }
             return .system
+        case "ptp":
+            guard arg == nil else { throw ConfigError(setting: setting, value: raw, reason: "\(usage) (ptp takes no path: use --bind)") }
+            return .ptp
         case "phc":
             guard let arg, !arg.isEmpty else {
                 throw ConfigError(setting: setting, value: raw, reason: "needs a device path, e.g. phc:/dev/ptp0")
@@ -92,19 +101,57 @@ public enum ClockSpec: Equatable, Sendable, CustomStringConvertible {
         public var reason: String
     }
 
+    /// Where the built-in PTP clock runs: the device's interface, its PTP port number (process id + 1) and settings.
+    public struct PTPContext: Sendable {
+        public var interface: HostInterface
+        public var portNumber: UInt16
+        public var settings: PTPSettings
+        public init(interface: HostInterface, portNumber: UInt16, settings: PTPSettings) {
+            self.interface = interface; self.portNumber = portNumber; self.settings = settings
+        }
+        /// From a resolved device configuration (resolves `--bind`).
+        public init(config: DeviceConfig) throws(ConfigError) {
+            self.init(interface: try NetworkInterfaces.resolve(config.bind), portNumber: config.processID &+ 1,
+                      settings: config.ptp)
+        }
+    }
+
     /// Builds the clock source and logs the choice (`auto` probes the usrvclock socket first).
-    /// Throws `ConfigError` for an unusable PHC and `ClockSocketError` for an unusable socket path.
-    public func makeSource(logger: Logger, autoProbeTimeoutNs: Int64 = ClockSpec.autoProbeTimeoutNs) throws -> any MediaClockSource {
-        try select(logger: logger, autoProbeTimeoutNs: autoProbeTimeoutNs).source
+    /// Throws `ConfigError` for an unusable PHC or PTP interface and `ClockSocketError` for an unusable socket path.
+    public func makeSource(logger: Logger, ptp: PTPContext? = nil,
+                           autoProbeTimeoutNs: Int64 = ClockSpec.autoProbeTimeoutNs) throws -> any MediaClockSource {
+        try select(logger: logger, ptp: ptp, autoProbeTimeoutNs: autoProbeTimeoutNs).source
     }
 
     /// As `makeSource`, also returning the reason for the choice.
-    public func select(logger: Logger, autoProbeTimeoutNs: Int64 = ClockSpec.autoProbeTimeoutNs) throws -> Selection {
+    public func select(logger: Logger, ptp: PTPContext? = nil,
+                       autoProbeTimeoutNs: Int64 = ClockSpec.autoProbeTimeoutNs) throws -> Selection {
         let selection: Selection
+        /// auto without usrvclock: the PTP clock when it can run here, else the host clock.
+        func autoWithoutUSrvClock(_ why: String) -> Selection {
+            if let ptp, !ptp.interface.isLoopback {
+                do {
+                    let c = try PTPClock(interface: ptp.interface, portNumber: ptp.portNumber, settings: ptp.settings,
+                                         followOnly: !ptp.settings.leaderExplicit, logger: logger)
+                    let role = ptp.settings.leaderExplicit ? "leads per --ptp-leader \(ptp.settings.leader.rawValue)" : "only follows"
+                    return Selection(source: c, reason: "\(why); PTP on \(ptp.interface.name): host clock until a leader is heard, then that leader (\(role))")
+                } catch {
+                    return Selection(source: SystemMediaClock(), reason: "\(why); no PTP (\(error.reason))")
+                }
+            }
+            return Selection(source: SystemMediaClock(), reason: why)
+        }
         switch self {
         case .system:
             let s = SystemMediaClock()
             selection = Selection(source: s, reason: "--clock system")
+        case .ptp:
+            guard let ptp else {
+                throw ConfigError(setting: ClockSpec.setting, value: "ptp", reason: "is only for commands that run a device on an interface (--bind)")
+            }
+            let c = try PTPClock(interface: ptp.interface, portNumber: ptp.portNumber, settings: ptp.settings,
+                                 waitForLeader: ptp.settings.leader == .never, logger: logger)
+            selection = Selection(source: c, reason: "--clock ptp (--ptp-leader \(ptp.settings.leader.rawValue))")
         case .usrvclock(let path):
             if let (type, _) = UnixDatagram.fileType(path), type == S_IFCHR {
                 // usrvclock's special case (§9.1): a character device path is a PTP hardware clock.
@@ -123,14 +170,13 @@ public enum ClockSpec: Equatable, Sendable, CustomStringConvertible {
                 } else {
                     let why = c.status
                     c.close()
-                    selection = Selection(source: SystemMediaClock(),
-                                          reason: "auto: no usrvclock overlay from \(path) within \(USrvClockClient.seconds(autoProbeTimeoutNs)) (\(why))")
+                    selection = autoWithoutUSrvClock("auto: no usrvclock overlay from \(path) within \(USrvClockClient.seconds(autoProbeTimeoutNs)) (\(why))")
                 }
             } else if let (type, _) = UnixDatagram.fileType(path), type == S_IFCHR {
                 // usrvclock's own special case: a character device path is a PHC.
                 selection = Selection(source: try PHCMediaClock(path: path), reason: "auto: \(path) is a character device")
             } else {
-                selection = Selection(source: SystemMediaClock(), reason: "auto: no usrvclock server at \(path)")
+                selection = autoWithoutUSrvClock("auto: no usrvclock server at \(path)")
             }
         }
         logger.info("clock: \(selection.source.description) (\(selection.reason))")
