@@ -45,9 +45,9 @@ final class PluginConfig {
         case "device_id":
             guard value.utf8.count == 16, value.utf8.allSatisfy({ Self.isHex($0) }) else { throw bad("must be 16 hexadecimal digits") }
         case "clock":
-            let ok = ["auto", "system", "usrvclock"].contains(value) || value.hasPrefix("usrvclock:")
+            let ok = ["auto", "system", "ptp", "usrvclock"].contains(value) || value.hasPrefix("usrvclock:")
                 || (value.hasPrefix("phc:") && value.utf8.count > 4)
-            guard ok else { throw bad("must be auto, system, usrvclock[:PATH] or phc:/dev/ptpN") }
+            guard ok else { throw bad("must be auto, system, ptp, usrvclock[:PATH] or phc:/dev/ptpN") }
         case "latency_ms":
             guard let ms = Double(value), ms.isFinite, ms >= 0.1, ms <= 1000 else {
                 throw bad("must be a number of milliseconds from 0.1 to 1000")

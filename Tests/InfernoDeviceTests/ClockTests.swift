@@ -300,9 +300,10 @@ final class ClockTests: XCTestCase {
         func error(_ v: String?, _ env: [String: String] = [:]) -> String {
             do { _ = try ClockSpec.parse(v, environment: env); return "no error" } catch { return error.description }
         }
-        XCTAssertEqual(error("ptp"), "--clock (INFERNO_CLOCK): \"ptp\" must be auto, system, usrvclock[:PATH] or phc:/dev/ptpN")
+        XCTAssertEqual(try ClockSpec.parse("ptp", environment: [:]), .ptp)
+        XCTAssertEqual(error("ptp:/x"), "--clock (INFERNO_CLOCK): \"ptp:/x\" must be auto, system, ptp, usrvclock[:PATH] or phc:/dev/ptpN (ptp takes no path: use --bind)")
         XCTAssertEqual(error(nil, ["INFERNO_CLOCK": "gps"]),
-                       "--clock (INFERNO_CLOCK): \"gps\" must be auto, system, usrvclock[:PATH] or phc:/dev/ptpN")
+                       "--clock (INFERNO_CLOCK): \"gps\" must be auto, system, ptp, usrvclock[:PATH] or phc:/dev/ptpN")
         XCTAssertEqual(error("phc"), "--clock (INFERNO_CLOCK): \"phc\" needs a device path, e.g. phc:/dev/ptp0")
         XCTAssertEqual(error("phc:"), "--clock (INFERNO_CLOCK): \"phc:\" needs a device path, e.g. phc:/dev/ptp0")
         XCTAssertEqual(error("usrvclock:"), "--clock (INFERNO_CLOCK): \"usrvclock:\" has an empty socket path after \"usrvclock:\"")

@@ -343,3 +343,24 @@ struct PTPSimulation {
         #expect(abs(sim.time(1) - sim.time(0)) < 20_000)
     }
 }
+
+@Suite struct PTPConmonTests {
+    /// Conmon 0x0020 as the device sends it: the fields netaudio 0.4.2 reads sit where the real capture has them.
+    @Test func clockStatusLayout() throws {
+        let own: [UInt8] = [2, 0, 0, 0, 0, 2, 0, 0], gm: [UInt8] = [2, 0, 0, 0, 0, 1, 0, 0]
+        let st = ClockStatus(portState: 9, v2State: 3, preferredLeader: true, synchronized: true, frequencyOffsetPPB: -1601,
+                             ownID: own, parentID: gm, grandmasterID: gm)
+        let bytes = ConmonPacket(deviceID: [0, 0, 0, 0, 0, 0, 0, 1], sequence: 5, classVersion: 0x0724,
+                                 message: .clockStatus(st)).encode()
+        #expect(bytes.count == 0xCC)
+        #expect(bytes[0x20...0x23] == [0, 3, 0, 3])                  // disciplined, synchronized
+        #expect(bytes[0x26] == 1)                                    // preferred
+        #expect(bytes[0x28...0x2B] == [0xFF, 0xFF, 0xF9, 0xBF])      // −1601 ppb
+        #expect(Array(bytes[0x2C..<0x34]) == own && Array(bytes[0x3C..<0x44]) == gm)
+        #expect(bytes[0x48...0x49] == [0, 9] && bytes[0x88...0x89] == [0, 9] && bytes[0x98...0x99] == [0, 3])
+        #expect(bytes[0x50...0x51] == [0x02, 0x94])                  // capabilities: preferred leader changeable
+        guard case .clockStatus(let back) = try ConmonPacket.decode(bytes).message else { Issue.record("not 0x0020"); return }
+        #expect(back == st && back.portState == 9 && back.preferredLeader && back.frequencyOffsetPPB == -1601)
+        #expect(back.grandmasterID == gm)
+    }
+}

@@ -120,7 +120,7 @@ left=$(find "$work" -name 'usrvclock-client.*' | wc -l)
 if [ "$left" -eq 0 ]; then ok "client sockets removed"; else notok "client sockets removed" "$(ls "$work")"; fi
 
 rc=0; err=$("$INFERNO_BIN" clock show --clock gps 2>&1) || rc=$?
-if [ $rc -eq 2 ] && [ "$err" = 'inferno: --clock (INFERNO_CLOCK): "gps" must be auto, system, usrvclock[:PATH] or phc:/dev/ptpN' ]
+if [ $rc -eq 2 ] && [ "$err" = 'inferno: --clock (INFERNO_CLOCK): "gps" must be auto, system, ptp, usrvclock[:PATH] or phc:/dev/ptpN' ]
 then ok "bad --clock is a one-line error"; else notok "bad --clock is a one-line error" "rc $rc: $err"; fi
 
 rc=0; err=$("$INFERNO_BIN" clock show --clock phc:/dev/ptp-none 2>&1) || rc=$?

@@ -102,6 +102,8 @@ serve 1 l1 --ptp-version 1 --ptp-leader preferred --ptp-test-timescale-offset-ns
 sleep 1
 SETTLE=8000 show 2 f1 --ptp-version 1 --ptp-leader never --wait-ms 40000
 t_end=$(date +%s%N)
+# --clock auto (the default) on a network interface picks the PTP clock once a leader is heard.
+nx 2 timeout 60 env PTP_SETTLE_MS=1000 "$INFERNO_BIN" clock show --bind eth0 --ptp-version 1 --wait-ms 20000 >"$work/auto" 2>&1 || true
 stop_pid cap-v1; stop_pid l1
 expect=$("$py" -c "import sys; print(5e6 + 20e-6 * (int(sys.argv[2]) - int(sys.argv[1])))" "$t_lead" "$t_end")
 check "v1 follower: locked to our v1 leader" \
@@ -111,6 +113,8 @@ check "v1 follower: media time = host + 5 ms + 20 ppm × uptime within 200 µs (
 check "v1 follower: frequency +20 ppm within 2 ppm" within "$(field ptp_ppm "$work/f1")" 20 2
 check "v1 follower: conmon state 9 (follower)" test "$(field ptp_conmon_state "$work/f1")" = 9
 check "v1 leader: conmon would report state 6 (leader)" grep -q "ptp: v1 leader" "$work/l1.log"
+check "--clock auto: follows the v1 leader it hears (only follows: --ptp-leader not given)" \
+  test "$(field ptp_reference "$work/auto")/$(field ptp_servo "$work/auto")" = "v1/locked" -a -n "$(grep '^reason: auto: .*PTP on eth0.*only follows' "$work/auto")"
 echo "# v1 follower: locked after $(field ptp_locked_after_ms "$work/f1") ms; $(field status "$work/f1")"
 
 # 4. tshark dissects what we sent (v1 from the leader's and the follower's capture, v2 leader and follower).
