@@ -12,6 +12,10 @@ Rows (printed as a table and written to bench/results.json):
   6 bridges: the AoDNS server (`inferno aodns serve`) vs NSD serving the same seq_N TXT RRsets as a static zone,
     queries/s and p99 answer time from bench/dnsload.c (32 and 1 queries in flight); AudioSocket, 200 calls from
     bench/asload.c against `inferno audiosocket serve`: server CPU, its own send-pacing p99, arrival jitter p99
+  7 PTP (root, network namespaces): a ptp4l leader; our v2 follower (`inferno clock show --clock ptp --trace-ms`)
+    and ptp4l's own follower (free_running) beside it for the same run: lock time, and p50/p99 of |media time −
+    CLOCK_REALTIME| (ours, the real error: every namespace shares REALTIME) next to p50/p99 of ptp4l's |master
+    offset| (its measurement noise on the same path), both from 5 s after lock
 Per-second CPU samples give min/median/max; short runs are repeated (5 times, QUICK 3).
 Usage: bench.py INFERNO BASELINE MALLOC_COUNT DNSLOAD ASLOAD [--quick]; BENCH_ROWS=5,6 runs only those rows.
 """
@@ -26,6 +30,7 @@ REPS = 3 if quick else 5             # repetitions of the short rows (6)
 TTA_REPS = 5 if quick else 10        # time-to-audio samples (5)
 LOAD_SECONDS = 3 if quick else 5     # each DNS load run
 CALL_SECONDS = 6 if quick else 12    # the 200-call AudioSocket run
+PTP_SECONDS = 30 if quick else 120   # the PTP row's run
 RATE = 48000
 work = tempfile.mkdtemp(prefix="inferno-bench-")
 procs = []
@@ -384,6 +389,60 @@ try:
             {"server_cpu_s_per_s": round(as_cpu, 4), "calls_ended": len(pace),
              "server_pace_p99_ms": stats(pace) if pace else None, "client": client,
              "note": "pace = gap between a call's consecutive sends (ideal 20 ms) as the server logs it; client jitter = |arrival gap - 20 ms| at the fake Asterisk"})
+
+    if want(7) and os.geteuid() == 0 and shutil.which("ptp4l"):
+        # Row 7: PTP, in namespaces: h1 ptp4l leader, h2 our follower, h3 ptp4l's follower.
+        netns = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts", "netns.sh")
+        pfx = "bptp%d" % os.getpid()
+        subprocess.run([netns, "up", pfx, "3", "73"], check=True)
+        try:
+            common = "[global]\ntime_stamping software\nnetwork_transport UDPv4\nfree_running 1\nlogSyncInterval -3\n"
+            mcfg, scfg = os.path.join(work, "ptp-m.cfg"), os.path.join(work, "ptp-s.cfg")
+            open(mcfg, "w").write(common + "masterOnly 1\npriority1 100\nlogAnnounceInterval 0\nuds_address %s/m.sock\n" % work)
+            open(scfg, "w").write(common + "slaveOnly 1\ntx_timestamp_timeout 20\nuds_address %s/s.sock\n" % work)
+            m = subprocess.Popen([netns, "exec", pfx, "1", "ptp4l", "-f", mcfg, "-i", "eth0", "-m"],
+                                 stdout=open(os.path.join(work, "ptp-m.log"), "w"), stderr=subprocess.STDOUT)
+            procs.append(m)
+            time.sleep(1)
+            sl = subprocess.Popen([netns, "exec", pfx, "3", "ptp4l", "-f", scfg, "-i", "eth0", "-m"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            procs.append(sl)
+            t_start = time.monotonic()
+            ours = subprocess.run([netns, "exec", pfx, "2", inferno, "clock", "show", "--clock", "ptp", "--bind", "eth0",
+                                   "--ptp-version", "2", "--ptp-leader", "never", "--wait-ms", str(PTP_SECONDS * 1000),
+                                   "--trace-ms", "250"], capture_output=True, text=True, timeout=PTP_SECONDS + 60)
+            t_end = time.monotonic()
+            sl.send_signal(signal.SIGTERM)
+            slog = sl.communicate(timeout=10)[0]
+            stop(m)
+            trace = [l.split()[1:] for l in ours.stdout.splitlines() if l.startswith("trace: ")]
+            lock_ms = next((int(t[0]) for t in trace if t[3] == "locked"), None)
+            mine = [abs(int(t[1])) for t in trace if lock_ms is not None and int(t[0]) >= lock_ms + 5000 and t[1] != "none"]
+            # ptp4l: "ptp4l[T]: master offset X s2 freq F path delay D"; its start is its first log line.
+            lines = [re.match(r"ptp4l\[([0-9.]+)\]: (.*)", l) for l in slog.splitlines()]
+            lines = [(float(x.group(1)), x.group(2)) for x in lines if x]
+            t0 = lines[0][0] if lines else 0
+            samples = [(t - t0, re.search(r"master offset\s+(-?\d+) (s\d)", l)) for t, l in lines]
+            samples = [(t, int(x.group(1)), x.group(2)) for t, x in samples if x]
+            p4_lock = next((t for t, _, st in samples if st == "s2"), None)
+            theirs = [abs(o) for t, o, st in samples if p4_lock is not None and t >= p4_lock + 5]
+
+            def pct(xs, q):
+                xs = sorted(xs)
+                return xs[min(len(xs) - 1, int(q * len(xs)))] if xs else None
+            d = {"seconds": PTP_SECONDS, "ours": {"lock_ms": lock_ms, "samples": len(mine), "p50_ns": pct(mine, 0.5),
+                                                   "p99_ns": pct(mine, 0.99), "max_ns": max(mine) if mine else None,
+                                                   "what": "|media time - CLOCK_REALTIME| every 250 ms"},
+                 "ptp4l": {"lock_s": p4_lock, "samples": len(theirs), "p50_ns": pct(theirs, 0.5), "p99_ns": pct(theirs, 0.99),
+                           "max_ns": max(theirs) if theirs else None, "what": "|master offset| per sync, free_running"},
+                 "run_s": round(t_end - t_start, 1)}
+            row("7 PTP v2 follower: lock s, |offset| p50/p99 us", "%s s, %s / %s (ptp4l %s s, %s / %s)" % (
+                "%.1f" % (lock_ms / 1000) if lock_ms is not None else "n/a",
+                "%.1f" % (d["ours"]["p50_ns"] / 1000) if mine else "n/a", "%.1f" % (d["ours"]["p99_ns"] / 1000) if mine else "n/a",
+                "%.1f" % p4_lock if p4_lock is not None else "n/a",
+                "%.1f" % (d["ptp4l"]["p50_ns"] / 1000) if theirs else "n/a", "%.1f" % (d["ptp4l"]["p99_ns"] / 1000) if theirs else "n/a"), d)
+        finally:
+            subprocess.run([netns, "down", pfx])
 
     if want(3):
         # Row 3: memory.

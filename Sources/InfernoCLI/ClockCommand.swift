@@ -105,6 +105,8 @@ struct ClockCommand: ParsableCommand {
         var bind: String?
         @Option(name: .customLong("process-id"), help: "For ptp: PTP port number − 1 (INFERNO_PROCESS_ID). Default 0.")
         var processID: String?
+        @Option(name: .customLong("trace-ms"), help: "For ptp: print a 'trace:' line every N ms through the whole --wait-ms (ms since start, offset from CLOCK_REALTIME in ns, servo offset in ns, servo state); for measurements (make bench).")
+        var traceMs: Int?
         @OptionGroup(title: "PTP clock (--clock ptp, or auto)") var ptp: PTPOptions
 
         func run() throws {
@@ -128,7 +130,18 @@ struct ClockCommand: ParsableCommand {
                 _ = client.waitUntilAvailable(timeoutNs: waitNs)
             }
             var lockedAfterMs: Int64? = nil
-            if let p = source as? PTPClock {
+            if let p = source as? PTPClock, let every = traceMs, every > 0 {
+                // Measurement mode: the whole wait, one line per period.
+                while monotonicNow() - start < waitNs {
+                    let st = p.snapshot.status
+                    let locked = (st.reference == .v1 || st.reference == .v2) && st.servo == .locked
+                    if locked && lockedAfterMs == nil { lockedAfterMs = (monotonicNow() - start) / 1_000_000 }
+                    let off = p.now() == nil ? "none" : String(mediaMinus(CLOCK_REALTIME, p))
+                    print("trace: \((monotonicNow() - start) / 1_000_000) \(off) \(st.offsetNs) \(locked ? "locked" : st.servo.rawValue)")
+                    fflush(nil)
+                    sleepNanoseconds(Int64(every) * 1_000_000)
+                }
+            } else if let p = source as? PTPClock {
                 while monotonicNow() - start < waitNs {
                     let st = p.snapshot.status
                     if (st.reference == .v1 || st.reference == .v2) && st.servo == .locked {
@@ -159,6 +172,8 @@ struct ClockCommand: ParsableCommand {
                 print("ptp_locked_after_ms: \(lockedAfterMs.map(String.init) ?? "none")")
                 print("ptp_offset_ns: \(st.offsetNs)")
                 print("ptp_path_delay_ns: \(st.pathDelayNs)")
+                let age = st.lastSyncUnderlyingNs.map { String(((readClock(CLOCK_MONOTONIC_RAW) ?? 0) - $0) / 1_000_000) } ?? "none"
+                print("ptp_last_sync_age_ms: \(age)")
                 print("ptp_ppm: \(PTPClock.ppmText(st.freqScale))")
                 print("ptp_timestamping: \(snap.stamping)")
                 print("ptp_counters: received=\(st.counters.received) malformed=\(st.counters.malformed) ignored=\(st.counters.ignored) syncs=\(st.counters.syncsUsed) delay_responses=\(st.counters.delayResponses) rejected=\(st.counters.rejectedSamples) steps=\(st.counters.steps) sent=\(st.counters.sent)")

@@ -370,6 +370,9 @@ public struct PTPClockCore: Sendable {
             enterListeningV1(u, &out)
         case .listening:
             if best != nil || (p1.listenUntil.map { u >= $0 } ?? false), mayLead { setV1(.master, now: u, &out) }
+            // A follower-only port has nothing to do when the listening time is over: no deadline left (else the
+            // runtime would wake at once, forever).
+            if !mayLead, let l = p1.listenUntil, u >= l { p1.listenUntil = nil }
         default: break
         }
     }
@@ -558,6 +561,7 @@ public struct PTPClockCore: Sendable {
             enterListeningV2(u, &out)
         case .listening:
             if best != nil || (p2.listenUntil.map { u >= $0 } ?? false), mayLead { setV2(.master, now: u, &out) }
+            if !mayLead, let l = p2.listenUntil, u >= l { p2.listenUntil = nil }
         default: break
         }
     }

@@ -300,6 +300,17 @@ struct PTPSimulation {
         for s in sim.sent where s.version == 2 { #expect((try? PTPv2Message.decode(s.bytes)) != nil) }
     }
 
+    /// A follow-only core with nobody to follow has no deadline left once its listening time is over (a past
+    /// deadline would make the runtime wake in a loop).
+    @Test func followerWithoutLeaderHasNoPastDeadline() {
+        var sim = PTPSimulation([PTPSimulation.config(1, v1: true, v2: true, leader: .never)])
+        sim.run(seconds: 10)
+        let d = sim.nodes[0].core.nextDeadline
+        #expect(d == nil || d! > sim.u)
+        #expect(sim.nodes[0].core.status.v1State == .listening && sim.nodes[0].core.status.v2State == .listening)
+        #expect(sim.sent.isEmpty)
+    }
+
     @Test func electionPreferredAndTakeover() {
         var sim = PTPSimulation([PTPSimulation.config(3), PTPSimulation.config(2)])
         sim.run(seconds: 8)
@@ -337,7 +348,18 @@ struct PTPSimulation {
         s.header.flags = 0                      // one-step, origin 1 s off
         s.originTimestamp = PTPTimestamp(ns: s.originTimestamp.ns + 1_000_000_000)
         _ = sim.nodes[1].core.receive(PTPv1Message.sync(s).encode(), event: true, at: sim.u)
+        // A flood of Syncs from 200 made-up (worse) leaders: the foreign-leader table stays bounded.
+        for k in 0..<200 {
+            var f = s
+            f.header.sourceUuid = [6, 0, 0, 0, UInt8(k >> 8), UInt8(k & 0xFF)]
+            f.grandmasterUuid = f.header.sourceUuid
+            f.grandmaster.stratum = 200
+            f.grandmaster.preferred = false
+            for _ in 0..<2 { _ = sim.nodes[1].core.receive(PTPv1Message.sync(f).encode(), event: true, at: sim.u) }
+        }
+        #expect(sim.nodes[1].core.counters.foreignDropped >= 200 * 2 - 2 * 16)
         sim.run(seconds: 3)
+        #expect(sim.nodes[1].core.status.reference == .v1 && sim.nodes[1].core.status.leaderMAC == [2, 0, 0, 0, 0, 1])
         #expect(sim.nodes[1].core.counters.steps == steps)
         #expect(sim.nodes[1].core.counters.rejectedSamples >= 1)
         #expect(abs(sim.time(1) - sim.time(0)) < 20_000)

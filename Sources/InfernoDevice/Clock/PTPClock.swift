@@ -240,6 +240,8 @@ public final class PTPClock: MediaClockSource, @unchecked Sendable {
             let deadline = shared.withLock { $0.core.nextDeadline } ?? (now + 100_000_000)
             var wait = min(deadline, nextHost, now + 100_000_000) - now
             if pendingTX.contains(where: { !$0.isEmpty }) { wait = min(wait, 5_000_000) }
+            // Never spin: the core's timers are coarse (≥ 125 ms periods), 1 ms of slack costs nothing.
+            wait = max(wait, 1_000_000)
             var pfds = [pollfd(fd: wake.readFD, events: Int16(POLLIN), revents: 0),
                         pollfd(fd: eventFD, events: Int16(POLLIN), revents: 0),
                         pollfd(fd: generalFD, events: Int16(POLLIN), revents: 0)]
