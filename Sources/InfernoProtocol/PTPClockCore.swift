@@ -253,15 +253,9 @@ public struct PTPClockCore: Sendable {
     // MARK: v1
 
     private struct V1Key: Hashable, Sendable { var uuid: [UInt8]; var port: UInt16 }
-    private struct ForeignV1: Sendable {
-        var dataset: PTPv1Dataset
-        var arrivals: [Int64] = []
-        var lastSeen: Int64
-        var logInterval: Int8
-    }
     private struct PortV1: Sendable {
         var state: PTPPortState = .initializing
-        var foreign: [V1Key: ForeignV1] = [:]
+        var foreign = ForeignLeaders<V1Key, PTPv1Dataset>(expiryIntervals: 10)
         var master: V1Key?
         var listenUntil: Int64?
         var expiry: Int64?
@@ -295,20 +289,12 @@ public struct PTPClockCore: Sendable {
         switch m {
         case .sync(let s):
             guard s.localStepsRemoved < 255 else { counters.ignored += 1; return }
-            if p1.foreign[key] == nil && p1.foreign.count >= configuration.maxForeignMasters {
-                counters.foreignDropped += 1; return
-            }
-            var f = p1.foreign[key] ?? ForeignV1(dataset: PTPv1Dataset(sync: s), lastSeen: rx, logInterval: s.syncInterval)
-            f.dataset = PTPv1Dataset(sync: s)
-            f.lastSeen = rx
-            f.logInterval = min(max(s.syncInterval, -7), 4)
-            f.arrivals.append(rx)
-            if f.arrivals.count > 4 { f.arrivals.removeFirst(f.arrivals.count - 4) }
-            p1.foreign[key] = f
+            guard p1.foreign.record(key, PTPv1Dataset(sync: s), at: rx, logInterval: s.syncInterval,
+                                    capacity: configuration.maxForeignMasters) else { counters.foreignDropped += 1; return }
             decideV1(now: rx, &out)
             if p1.master == key {
                 p1.lastMasterSync = s
-                p1.expiry = rx &+ 10 * intervalNs(f.logInterval)
+                p1.expiry = rx &+ 10 * intervalNs(p1.foreign.logInterval(key) ?? -2)
                 let twoStep = h.flags & PTPv1.flagAssist != 0
                 p1.lastSync = (h.sequenceId, rx, twoStep)
                 if !twoStep { syncSampleV1(t1: s.originTimestamp.ns, t2u: rx, &out) }
@@ -343,21 +329,16 @@ public struct PTPClockCore: Sendable {
 
     private mutating func syncSampleV1(t1: Int64, t2u: Int64, _ out: inout [Action]) {
         guard reference == .v1 else { return }
-        timingSample(t1: t1, t2u: t2u, intervalLog: p1.foreign[p1.master!]?.logInterval ?? -2, &out)
+        timingSample(t1: t1, t2u: t2u, intervalLog: p1.master.flatMap { p1.foreign.logInterval($0) } ?? -2, &out)
         p1.rawSync = lastRaw
     }
 
     private mutating func decideV1(now u: Int64, _ out: inout [Action]) {
         guard p1.state != .disabled, p1.state != .initializing else { return }
-        // Expire silent foreign leaders.
-        p1.foreign = p1.foreign.filter { u &- $0.value.lastSeen < 10 * intervalNs($0.value.logInterval) }
-        let qualified = p1.foreign.filter { k, f in
-            f.arrivals.count >= 2 && f.arrivals.last! &- f.arrivals[f.arrivals.count - 2] <= 4 * intervalNs(f.logInterval)
-        }
-        var best: (V1Key, ForeignV1)?
-        for (k, f) in qualified where best == nil || PTPBestMaster.isBetter(f.dataset, than: best!.1.dataset) { best = (k, f) }
+        p1.foreign.expire(now: u)
+        let best = p1.foreign.best(by: PTPBestMaster.isBetter)
         let mayLead = configuration.leader != .never || preferred
-        if let (k, f) = best, !mayLead || PTPBestMaster.isBetter(f.dataset, than: ownV1Dataset) {
+        if let (k, d) = best, !mayLead || PTPBestMaster.isBetter(d, than: ownV1Dataset) {
             if p1.master != k || p1.state != .slave {
                 p1.master = k
                 setV1(.slave, now: u, &out)
@@ -396,7 +377,7 @@ public struct PTPClockCore: Sendable {
         guard p1.state != .disabled else { return }
         if let e = p1.expiry, u >= e, p1.state == .slave {
             // The leader went silent: holdover, and elect again.
-            if let m = p1.master { p1.foreign[m] = nil }
+            if let m = p1.master { p1.foreign.remove(m) }
             p1.master = nil
             enterListeningV1(u, &out)
         }
@@ -446,15 +427,9 @@ public struct PTPClockCore: Sendable {
 
     // MARK: v2
 
-    private struct ForeignV2: Sendable {
-        var dataset: PTPv2Dataset
-        var arrivals: [Int64] = []
-        var lastSeen: Int64
-        var logInterval: Int8
-    }
     private struct PortV2: Sendable {
         var state: PTPPortState = .initializing
-        var foreign: [PTPPortIdentity: ForeignV2] = [:]
+        var foreign = ForeignLeaders<PTPPortIdentity, PTPv2Dataset>(expiryIntervals: 3)
         var master: PTPPortIdentity?
         var listenUntil: Int64?
         var expiry: Int64?
@@ -490,19 +465,10 @@ public struct PTPClockCore: Sendable {
         switch m {
         case .announce(let a):
             guard a.stepsRemoved < 255, a.grandmasterIdentity != configuration.clockIdentity else { counters.ignored += 1; return }
-            if p2.foreign[key] == nil && p2.foreign.count >= configuration.maxForeignMasters {
-                counters.foreignDropped += 1; return
-            }
-            let log = min(max(h.logMessageInterval, -7), 4)
-            var f = p2.foreign[key] ?? ForeignV2(dataset: PTPv2Dataset(announce: a), lastSeen: rx, logInterval: log)
-            f.dataset = PTPv2Dataset(announce: a)
-            f.lastSeen = rx
-            f.logInterval = log
-            f.arrivals.append(rx)
-            if f.arrivals.count > 4 { f.arrivals.removeFirst(f.arrivals.count - 4) }
-            p2.foreign[key] = f
+            guard p2.foreign.record(key, PTPv2Dataset(announce: a), at: rx, logInterval: h.logMessageInterval,
+                                    capacity: configuration.maxForeignMasters) else { counters.foreignDropped += 1; return }
             decideV2(now: rx, &out)
-            if p2.master == key { p2.expiry = rx &+ receiptV2Ns(log) }
+            if p2.master == key { p2.expiry = rx &+ receiptV2Ns(p2.foreign.logInterval(key) ?? 1) }
         case .sync(_, let origin):
             guard p2.master == key, p2.state == .slave else { return }
             p2.syncLog = min(max(h.logMessageInterval, -7), 4)
@@ -541,14 +507,10 @@ public struct PTPClockCore: Sendable {
 
     private mutating func decideV2(now u: Int64, _ out: inout [Action]) {
         guard p2.state != .disabled, p2.state != .initializing else { return }
-        p2.foreign = p2.foreign.filter { u &- $0.value.lastSeen < receiptV2Ns($0.value.logInterval) }
-        let qualified = p2.foreign.filter { _, f in
-            f.arrivals.count >= 2 && f.arrivals.last! &- f.arrivals[f.arrivals.count - 2] <= 4 * intervalNs(f.logInterval)
-        }
-        var best: (PTPPortIdentity, ForeignV2)?
-        for (k, f) in qualified where best == nil || PTPBestMaster.isBetter(f.dataset, than: best!.1.dataset) { best = (k, f) }
+        p2.foreign.expire(now: u)
+        let best = p2.foreign.best(by: PTPBestMaster.isBetter)
         let mayLead = configuration.leader != .never || preferred
-        if let (k, f) = best, !mayLead || PTPBestMaster.isBetter(f.dataset, than: ownV2Dataset) {
+        if let (k, d) = best, !mayLead || PTPBestMaster.isBetter(d, than: ownV2Dataset) {
             if p2.master != k || p2.state != .slave {
                 p2.master = k
                 setV2(.slave, now: u, &out)
@@ -577,7 +539,7 @@ public struct PTPClockCore: Sendable {
         p2.t3 = nil; p2.rawSync = nil
         if s != .listening { p2.listenUntil = nil }
         if s == .master { p2.nextSync = u; p2.nextAnnounce = u }
-        if s == .slave { p2.expiry = u &+ receiptV2Ns(p2.foreign[p2.master!]?.logInterval ?? 1) }
+        if s == .slave { p2.expiry = u &+ receiptV2Ns(p2.master.flatMap { p2.foreign.logInterval($0) } ?? 1) }
         updateReference(&out)
         out.append(.stateChanged(version: 2, state: s, leader: p2.master?.description))
     }
@@ -585,7 +547,7 @@ public struct PTPClockCore: Sendable {
     private mutating func tickV2(_ u: Int64, _ out: inout [Action]) {
         guard p2.state != .disabled else { return }
         if let e = p2.expiry, u >= e, p2.state == .slave {
-            if let m = p2.master { p2.foreign[m] = nil }
+            if let m = p2.master { p2.foreign.remove(m) }
             p2.master = nil
             enterListeningV2(u, &out)
         }
@@ -710,6 +672,51 @@ public struct PTPClockCore: Sendable {
 func intervalNs(_ log: Int8) -> Int64 {
     let l = min(max(Int(log), -7), 4)
     return l >= 0 ? 1_000_000_000 << l : 1_000_000_000 >> -l
+}
+
+/// The foreign leaders one port has heard (both versions): the last dataset of each, its last arrivals and its
+/// interval. A leader qualifies with 2 messages within 4 of its intervals and is forgotten after
+/// `expiryIntervals` of silence; at most `capacity` are kept (more are refused, for the caller to count).
+struct ForeignLeaders<Key: Hashable & Sendable, Dataset: Sendable>: Sendable {
+    struct Entry: Sendable {
+        var dataset: Dataset
+        var arrivals: [Int64]
+        var logInterval: Int8
+    }
+    let expiryIntervals: Int64
+    private var entries: [Key: Entry] = [:]
+
+    init(expiryIntervals: Int64) { self.expiryIntervals = expiryIntervals }
+
+    /// False when the table is full and `key` is new.
+    mutating func record(_ key: Key, _ dataset: Dataset, at rx: Int64, logInterval: Int8, capacity: Int) -> Bool {
+        if entries[key] == nil && entries.count >= capacity { return false }
+        var e = entries[key] ?? Entry(dataset: dataset, arrivals: [], logInterval: 0)
+        e.dataset = dataset
+        e.logInterval = min(max(logInterval, -7), 4)
+        e.arrivals.append(rx)
+        if e.arrivals.count > 4 { e.arrivals.removeFirst(e.arrivals.count - 4) }
+        entries[key] = e
+        return true
+    }
+
+    mutating func expire(now u: Int64) {
+        entries = entries.filter { u &- ($0.value.arrivals.last ?? u) < expiryIntervals * intervalNs($0.value.logInterval) }
+    }
+
+    mutating func remove(_ key: Key) { entries[key] = nil }
+
+    func logInterval(_ key: Key) -> Int8? { entries[key]?.logInterval }
+
+    /// The best qualified leader by `isBetter`.
+    func best(by isBetter: (Dataset, Dataset) -> Bool) -> (Key, Dataset)? {
+        var best: (Key, Dataset)?
+        for (k, e) in entries where e.arrivals.count >= 2
+            && e.arrivals[e.arrivals.count - 1] &- e.arrivals[e.arrivals.count - 2] <= 4 * intervalNs(e.logInterval) {
+            if best == nil || isBetter(e.dataset, best!.1) { best = (k, e.dataset) }
+        }
+        return best
+    }
 }
 
 /// Median of the last 9 path delays (ns), clamped at ≥ 0; 0 before the first.
