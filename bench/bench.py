@@ -414,6 +414,7 @@ try:
             t_end = time.monotonic()
             sl.send_signal(signal.SIGTERM)
             slog = sl.communicate(timeout=10)[0]
+            open(os.path.join(work, "ptp-s.log"), "w").write(slog)
             stop(m)
             trace = [l.split()[1:] for l in ours.stdout.splitlines() if l.startswith("trace: ")]
             lock_ms = next((int(t[0]) for t in trace if t[3] == "locked"), None)
@@ -422,10 +423,18 @@ try:
             lines = [re.match(r"ptp4l\[([0-9.]+)\]: (.*)", l) for l in slog.splitlines()]
             lines = [(float(x.group(1)), x.group(2)) for x in lines if x]
             t0 = lines[0][0] if lines else 0
+            # Per-sample lines ("master offset X sN …") or, as ptp4l prints them by default, one summary a second
+            # ("rms X max Y freq …", from its first lock on).
             samples = [(t - t0, re.search(r"master offset\s+(-?\d+) (s\d)", l)) for t, l in lines]
             samples = [(t, int(x.group(1)), x.group(2)) for t, x in samples if x]
-            p4_lock = next((t for t, _, st in samples if st == "s2"), None)
-            theirs = [abs(o) for t, o, st in samples if p4_lock is not None and t >= p4_lock + 5]
+            summaries = [(t - t0, re.search(r"rms\s+(\d+) max\s+(\d+)", l)) for t, l in lines]
+            summaries = [(t, int(x.group(1)), int(x.group(2))) for t, x in summaries if x]
+            if samples:
+                p4_lock = next((t for t, _, st in samples if st == "s2"), None)
+                theirs = [abs(o) for t, o, st in samples if p4_lock is not None and t >= p4_lock + 5]
+            else:
+                p4_lock = summaries[0][0] if summaries else None
+                theirs = [r for t, r, _ in summaries if p4_lock is not None and t >= p4_lock + 5]
 
             def pct(xs, q):
                 xs = sorted(xs)
@@ -434,7 +443,7 @@ try:
                                                    "p99_ns": pct(mine, 0.99), "max_ns": max(mine) if mine else None,
                                                    "what": "|media time - CLOCK_REALTIME| every 250 ms"},
                  "ptp4l": {"lock_s": p4_lock, "samples": len(theirs), "p50_ns": pct(theirs, 0.5), "p99_ns": pct(theirs, 0.99),
-                           "max_ns": max(theirs) if theirs else None, "what": "|master offset| per sync, free_running"},
+                           "max_ns": max(theirs) if theirs else None, "what": "|master offset| per sync, or its per-second rms when ptp4l prints summaries (then p50/p99 are of the rms values and max is the largest rms), free_running"},
                  "run_s": round(t_end - t_start, 1)}
             row("7 PTP v2 follower: lock s, |offset| p50/p99 us", "%s s, %s / %s (ptp4l %s s, %s / %s)" % (
                 "%.1f" % (lock_ms / 1000) if lock_ms is not None else "n/a",
