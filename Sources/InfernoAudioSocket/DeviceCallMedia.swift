@@ -14,8 +14,8 @@ import Synchronization
 ///   silence, never stale audio). When the call ends the rest of its ring is cleared at once.
 /// * Outbound (pacer, real time): every 20 ms it reads the RX ring of "call k" at the playout point
 ///   (media time − the channel's latency), resamples device rate → call rate (ratio steered against the media
-///   clock, so pacer ticks and media time never drift apart) and hands the samples to the pacer. Nothing patched
-///   → silence, which still feeds Asterisk's 2 s idle timer.
+///   clock by a fill controller, so pacer ticks and media time never drift apart) and hands the samples to the
+///   pacer. Nothing patched → silence, which still feeds Asterisk's 2 s idle timer.
 public final class DeviceCallMedia: AudioSocketMedia, @unchecked Sendable {
     public let slots: Int
     /// The device's sample rate (set by `attach`).
@@ -58,7 +58,7 @@ public final class DeviceCallMedia: AudioSocketMedia, @unchecked Sendable {
     // Outbound state (pacer). Resamplers are made by `prepare` (I/O thread) before the pacer can see the rate.
     let outResamplers: UnsafeMutablePointer<Resampler?>
     let outPosition: UnsafeMutablePointer<UInt64>
-    let outControl: UnsafeMutablePointer<DriftController>
+    let outControl: UnsafeMutablePointer<FillController>
     let outRate: UnsafeMutablePointer<Int>
     let outLive: UnsafeMutablePointer<Bool>
     let outS32: UnsafeMutablePointer<Int32>
@@ -83,7 +83,7 @@ public final class DeviceCallMedia: AudioSocketMedia, @unchecked Sendable {
         outResamplers.initialize(repeating: nil, count: slots * rates)
         outPosition = .allocate(capacity: slots); outPosition.initialize(repeating: 0, count: slots)
         outControl = .allocate(capacity: slots)
-        outControl.initialize(repeating: DriftController(target: Self.trail), count: slots)
+        outControl.initialize(repeating: FillController(target: Self.trail), count: slots)
         outRate = .allocate(capacity: slots); outRate.initialize(repeating: 0, count: slots)
         outLive = .allocate(capacity: slots); outLive.initialize(repeating: false, count: slots)
         outS32 = .allocate(capacity: Self.outScratch); outS32.initialize(repeating: 0, count: Self.outScratch)
@@ -229,6 +229,7 @@ public final class DeviceCallMedia: AudioSocketMedia, @unchecked Sendable {
         let trail = UInt64(Self.trail * Double(deviceRate))
         if restart || outRate[slot] != sampleRate || !outLive[slot] {
             res.reset()
+            res.setRatioAdjust(0)
             outControl[slot].reset()
             outPosition[slot] = playout &- trail
             outRate[slot] = sampleRate
@@ -239,13 +240,21 @@ public final class DeviceCallMedia: AudioSocketMedia, @unchecked Sendable {
         var level = (Double(MediaClock.distance(from: outPosition[slot], to: playout)) + res.pendingInput) / Double(deviceRate)
         if level < 0 || level > 0.15 {
             res.reset()
+            res.setRatioAdjust(0)
             outControl[slot].reset()
             outPosition[slot] = playout &- trail
             level = Self.trail
             outboundResets.add(1, ordering: .relaxed)
             counters[slot].outReanchor.add(1, ordering: .relaxed)
         }
-        res.setRatioAdjust(outControl[slot].update(level: level, dt: 0.02))
+        // The smallest trail of each window is the one of an on-time tick (a late wake-up only adds to it).
+        switch outControl[slot].arrival(level: level, time: Double(monotonicNow()) / 1e9) {
+        case .none: break
+        case .adjust(let a): res.setRatioAdjust(a)
+        case .shift(let d):
+            // More trail: read from an earlier position.
+            outPosition[slot] = MediaClock.advance(outPosition[slot], by: -Int64((d * Double(deviceRate)).rounded()))
+        }
         let need = min(Self.outScratch, res.inputNeeded(forOutputs: count))
         rx.rings[channel].readChannel(0, at: outPosition[slot], count: need, into: outS32)
         outPosition[slot] = outPosition[slot] &+ UInt64(need)

@@ -233,39 +233,6 @@ public final class Resampler: @unchecked Sendable {
     }
 }
 
-/// Keeps a buffer's fill level at a target by steering a resampler's ratio (a PI controller). Fed with the
-/// measured level (seconds ahead of the consumer, say) whenever it is known; returns the ratio adjustment.
-///
-/// The loop is slow on purpose (natural frequency ~0.1 rad/s): it follows clock drift of a few hundred ppm
-/// without reacting to packet jitter, and the adjustment never exceeds ±0.5 % (a few cents of pitch).
-public struct DriftController: Sendable {
-    public var target: Double
-    public var kp: Double
-    public var ki: Double
-    public var limit: Double
-    /// Low-pass of the error, seconds.
-    public private(set) var filtered: Double = 0
-    public private(set) var integral: Double = 0
-    private var primed = false
-    let smoothing: Double
-
-    public init(target: Double, kp: Double = 0.15, ki: Double = 0.01, limit: Double = 0.005, smoothing: Double = 0.05) {
-        self.target = target
-        self.kp = kp; self.ki = ki; self.limit = limit; self.smoothing = smoothing
-    }
-
-    public mutating func reset() { filtered = 0; integral = 0; primed = false }
-
-    /// `level`: measured fill (seconds); `dt`: seconds since the last update. Returns the ratio adjustment:
-    /// positive when the buffer is too full (consume more input per output).
-    public mutating func update(level: Double, dt: Double) -> Double {
-        let e = level - target
-        if !primed { filtered = e; primed = true } else { filtered += smoothing * (e - filtered) }
-        integral = min(limit, max(-limit, integral + ki * filtered * dt))
-        return min(limit, max(-limit, kp * filtered + integral))
-    }
-}
-
 /// Sample-format conversions around the resampler (C loops, fast in debug builds too).
 public enum SampleFormat {
     /// Little-endian s16 bytes (`2 × n` bytes) → floats in [−1, 1).
@@ -286,20 +253,39 @@ public enum SampleFormat {
     }
 }
 
-/// A jitter buffer's fill control for audio that arrives in bursts (network frames): fed the fill level at each
-/// arrival (seconds of audio ahead of the consumer, before the new frame is added), it looks at the smallest
-/// level of each window of arrivals (the late arrivals are the ones that matter: an early frame only adds
-/// margin) and either steers the resampler's ratio toward `target` (drift: slow, inaudible) or, when the window
-/// minimum is off by more than `snap` (a late start, a stall, a burst), asks for the write position to be
-/// shifted at once. The first window after a reset is short (200 ms) and judged by its second half, so a bad
-/// start is fixed before much is heard.
+/// A jitter buffer's fill control: keeps the fill level of a buffer between a producer and a consumer on
+/// (possibly) different clocks at a set point by steering a resampler's ratio, with no steady-state error.
+///
+/// Fed the fill level at each event (seconds of audio ahead of the consumer: at an arrival for a network
+/// receiver, before the new frame is added; at each tick for a paced reader), it measures each window of events
+/// by a low order statistic of the levels (the late events are the ones that matter: an early frame only adds
+/// margin; the third smallest rather than the smallest, so one long tail does not move the measure). Then:
+///
+/// 1. The first window is short (`firstWindow` events) and judged by the smallest level of its second half,
+///    which is moved to `target` at once (a `.shift`): a late or bunched start is fixed before much is heard.
+/// 2. The next three full windows set the set point without touching the ratio: their median, when within
+///    `snap / 2` of the target, else the target (by another shift). A short window sees less of the jitter
+///    than a full one; adopting what the full windows saw keeps the loop from pulling the pitch to correct a
+///    difference nobody hears.
+/// 3. From then on the median of the last five window measures (one late burst moves nothing), smoothed, drives
+///    a critically damped PI loop. Its integral is the clock-rate difference, so the fill settles exactly on
+///    the set point and the ratio on the true rate ratio: with both sides on one clock it converges to exactly
+///    1. The loop starts at 0.05 rad/s (absorbs 0.1 % of drift with ~10 ms of fill error) and halves its
+///    bandwidth after every 20 s spent within 2 ms of the set point, down to 0.01 rad/s, where measurement
+///    noise moves the ratio by a few ppm; a persistent error (> 6 ms for three windows) widens it again.
+/// 4. A fill that stays more than `snap` off (median and latest window agreeing: a stall without catch-up, a
+///    caller that restarted its stream) is shifted back at once; the integral keeps what it learnt.
+///
+/// No allocation: the pacer calls it on the real-time thread.
 public struct FillController: Sendable {
     public enum Action: Equatable, Sendable {
         /// Keep the ratio as it is.
         case none
-        /// Set the resampler's ratio adjustment to this.
+        /// Set the resampler's ratio adjustment to this (positive: the buffer is too full, consume more input
+        /// per output).
         case adjust(Double)
-        /// Move the write position by this many seconds (positive: later); the ratio stays.
+        /// Change the fill level by this many seconds at once (positive: more audio ahead of the consumer;
+        /// for a writer that is a later write position, for a reader an earlier read position). The ratio stays.
         case shift(Double)
     }
 
@@ -307,46 +293,144 @@ public struct FillController: Sendable {
     public var snap: Double
     public let window: Int
     public let firstWindow: Int
-    public private(set) var drift: DriftController
+    public let maxBandwidth: Double
+    public let minBandwidth: Double
+    /// The fill level the loop holds (seconds); `nil` until three full windows were seen.
+    public private(set) var setPoint: Double?
+    /// The current ratio adjustment (what the last `.adjust` said).
+    public private(set) var adjust: Double = 0
+    /// The integral term: the estimated rate difference between the two clocks.
+    public private(set) var integral: Double = 0
+    /// The loop's natural frequency now (rad/s).
+    public private(set) var bandwidth: Double
+    /// The smoothed fill error (seconds).
+    public private(set) var error: Double = 0
+    /// Shifts asked for since the last reset.
+    public private(set) var shifts = 0
+
     private var count = 0
-    private var minimum = Double.infinity
+    /// The three smallest levels of the window so far, ascending (`lowCount` of them valid).
+    private var lows: (Double, Double, Double) = (0, 0, 0)
+    private var lowCount = 0
     private var windowStart: Double?
     private var decided = false
+    private var history: (Double, Double, Double, Double, Double) = (0, 0, 0, 0, 0)
+    private var historyCount = 0
+    private var historyNext = 0
+    private var smoothed = false
+    private var calm = 0.0
+    private var persistent = 0
+    static let limit = 0.005
+    static let smoothing = 0.1
 
     public init(target: Double, snap: Double = 0.025, window: Int = 50, firstWindow: Int = 10,
-                kp: Double = 0.1, ki: Double = 0.01) {
+                maxBandwidth: Double = 0.05, minBandwidth: Double = 0.01) {
+        precondition(window >= 3 && firstWindow >= 2)
         self.target = target
         self.snap = snap
         self.window = window
         self.firstWindow = firstWindow
-        drift = DriftController(target: target, kp: kp, ki: ki, smoothing: 1)
+        self.maxBandwidth = maxBandwidth
+        self.minBandwidth = minBandwidth
+        bandwidth = maxBandwidth
     }
 
+    /// Forgets everything (a new stream).
     public mutating func reset() {
-        count = 0; minimum = .infinity; windowStart = nil; decided = false
-        drift.reset()
+        count = 0; lowCount = 0; windowStart = nil; decided = false
+        setPoint = nil; adjust = 0; integral = 0; bandwidth = maxBandwidth; error = 0; shifts = 0
+        clearHistory()
+        calm = 0; persistent = 0
     }
 
-    /// `level`: seconds ahead of the consumer at this arrival; `time`: seconds on any monotonic clock.
+    private mutating func clearHistory() {
+        historyCount = 0; historyNext = 0; smoothed = false
+    }
+
+    private mutating func push(_ m: Double) {
+        withUnsafeMutableBytes(of: &history) { $0.storeBytes(of: m, toByteOffset: historyNext * 8, as: Double.self) }
+        historyNext = (historyNext + 1) % 5
+        historyCount = min(5, historyCount + 1)
+    }
+
+    /// The median of what the history holds (no allocation: five values at most).
+    private func median() -> Double {
+        withUnsafeBytes(of: history) { raw in
+            let n = historyCount
+            for i in 0..<n {
+                let v = raw.load(fromByteOffset: i * 8, as: Double.self)
+                var below = 0, equal = 0
+                for j in 0..<n {
+                    let w = raw.load(fromByteOffset: j * 8, as: Double.self)
+                    if w < v { below += 1 } else if w == v { equal += 1 }
+                }
+                if below <= n / 2 && n / 2 < below + equal { return v }
+            }
+            return raw.load(fromByteOffset: 0, as: Double.self)
+        }
+    }
+
+    private mutating func note(_ v: Double) {
+        if lowCount < 3 { lowCount += 1 } else if v >= lows.2 { return }
+        // Insert into the ascending triple, dropping the largest.
+        if lowCount == 1 || v < lows.0 { lows = (v, lows.0, lows.1) }
+        else if lowCount == 2 || v < lows.1 { lows = (lows.0, v, lows.1) }
+        else { lows.2 = v }
+    }
+
+    private mutating func shift(_ d: Double) -> Action {
+        shifts += 1
+        clearHistory()
+        return .shift(d)
+    }
+
+    /// `level`: seconds ahead of the consumer at this event; `time`: seconds on any monotonic clock.
     public mutating func arrival(level: Double, time: Double) -> Action {
         if windowStart == nil { windowStart = time }
         count += 1
         // The first window judges by its second half: the first frames of a stream often come bunched (the
         // server was busy when the call started) and the position was anchored on them.
-        if decided || count > firstWindow / 2 { minimum = min(minimum, level) }
+        if decided || count > firstWindow / 2 { note(level) }
         guard count >= (decided ? window : firstWindow) else { return .none }
-        let m = minimum
+        let m = decided ? lows.2 : lows.0
         let dt = max(0.001, time - (windowStart ?? time))
         count = 0
-        minimum = .infinity
+        lowCount = 0
         windowStart = time
-        let first = !decided
-        decided = true
-        if abs(m - target) > snap {
-            // Keep what the integrator learnt about the drift; only a reset forgets it.
-            return .shift(target - m)
+        guard decided else {
+            decided = true
+            return shift(target - m)
         }
-        if first { return .none }
-        return .adjust(drift.update(level: m, dt: dt))
+        push(m)
+        guard let sp = setPoint else {
+            guard historyCount >= 3 else { return .none }
+            let med = median()
+            clearHistory()
+            if abs(med - target) <= snap / 2 {
+                setPoint = med
+                return .none
+            }
+            setPoint = target
+            return shift(target - med)
+        }
+        let e0 = median() - sp
+        if historyCount >= 3 && abs(e0) > snap && abs(m - sp) > snap {
+            return shift(-e0)
+        }
+        if smoothed { error += Self.smoothing * (e0 - error) } else { error = e0; smoothed = true }
+        let e = error
+        if abs(e) < 0.002 {
+            persistent = 0
+            calm += dt
+            if calm >= 20, bandwidth > minBandwidth { bandwidth = max(minBandwidth, bandwidth / 2); calm = 0 }
+        } else if abs(e) > 0.006 {
+            calm = 0
+            persistent += 1
+            if persistent >= 3 { bandwidth = min(maxBandwidth, bandwidth * 2); persistent = 0 }
+        }
+        // Critically damped: kp = 2ω, ki = ω².
+        integral = min(Self.limit, max(-Self.limit, integral + bandwidth * bandwidth * e * dt))
+        adjust = min(Self.limit, max(-Self.limit, 2 * bandwidth * e + integral))
+        return .adjust(adjust)
     }
 }
