@@ -22,12 +22,13 @@ F=${FLOOD_SECONDS:-6}
 # kernel's network softirq work is not real-time); `make soak` measures at 10 ms.
 LAT=${FLOOD_LATENCY_MS:-20}
 CH=8
-# Late packets allowed per flood window, in permille of its packets (1,500/s): this VM stalls the whole path for
-# 10-20 ms a few times a minute with or without a flood (make bench row 2; a quiet fresh-clone run saw 2 late
-# packets in one 6 s window), so `make test` tolerates one such stall (1 permille = 9 packets in 6 s) while a
-# flood that actually hurt the audio path would exceed it; holes must still come only from late packets.
-# `make soak` sets 0: the zero-late figure in the README comes from there.
-LATE_PERMILLE=${FLOOD_LATE_PERMILLE:-1}
+# Late packets allowed per flood window, in permille of its packets (1,500/s). `make test` asserts correctness,
+# not timing (issue 19): a loaded 2-core VM stalls the whole path for 10-20 ms a few times a minute with or
+# without a flood (make bench row 2), so the bound is 10 % of the window (900 packets in 6 s): a flood that got
+# between the audio path and its socket (the failure this guards against) makes nearly every packet late, one
+# scheduling stall does not. Holes must still come only from late packets. `make soak` sets 0: the zero-late
+# figure in the README comes from there.
+LATE_PERMILLE=${FLOOD_LATE_PERMILLE:-100}
 late_max=$((1500 * F * LATE_PERMILLE / 1000))
 late_ok() { [ "$1" -le "$late_max" ] && [ "$2" -le $(( $1 * 32 * CH )) ]; }
 
